@@ -3,11 +3,8 @@ module github.com/callcoach/callcoach
 go 1.26.0
 
 require (
-	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
-	github.com/percipia/eslgo v1.5.2 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
-	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	github.com/google/uuid v1.6.0
+	github.com/percipia/eslgo v1.5.2
 )
+
+require github.com/stretchr/testify v1.12.1 // indirect

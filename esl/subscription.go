@@ -1,0 +1,192 @@
+package esl
+
+import "sync"
+
+// Subscription delivers the events that pass its filter, in the order
+// FreeSWITCH sent them. Its queue is unbounded so that a slow consumer never
+// blocks the connection's reader or another subscriber; C is closed when the
+// connection ends (after everything queued has been delivered) or on Close.
+type Subscription struct {
+	filter func(*Event) bool
+	c      chan *Event
+
+	mu      sync.Mutex
+	q       []*Event
+	ending  bool // the connection has ended: drain, then close c
+	wake    chan struct{}
+	stop    chan struct{} // consumer's Close: abandon the queue
+	stopped sync.Once
+	done    chan struct{}
+
+	hub *hub
+}
+
+func newSubscription(h *hub, filter func(*Event) bool) *Subscription {
+	s := &Subscription{
+		filter: filter,
+		c:      make(chan *Event),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		hub:    h,
+	}
+	go s.pump()
+	return s
+}
+
+// C returns the channel events arrive on.
+func (s *Subscription) C() <-chan *Event { return s.c }
+
+// Close unsubscribes and waits until the subscription's goroutine has exited.
+// Events still queued are discarded.
+func (s *Subscription) Close() {
+	s.hub.remove(s)
+	s.stopped.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+// Len is the number of events queued and not yet taken.
+func (s *Subscription) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.q)
+}
+
+func (s *Subscription) push(ev *Event) {
+	s.mu.Lock()
+	s.q = append(s.q, ev)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Subscription) end() {
+	s.mu.Lock()
+	s.ending = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Subscription) pump() {
+	defer close(s.done)
+	defer close(s.c)
+	for {
+		s.mu.Lock()
+		if len(s.q) == 0 {
+			ending := s.ending
+			s.q = nil // let a burst's backing array go
+			s.mu.Unlock()
+			if ending {
+				return
+			}
+			select {
+			case <-s.wake:
+				continue
+			case <-s.stop:
+				return
+			}
+		}
+		ev := s.q[0]
+		s.q[0] = nil
+		s.q = s.q[1:]
+		s.mu.Unlock()
+		select {
+		case s.c <- ev:
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// hub fans events out to subscriptions and one-shot waiters. It may outlive a
+// connection: the inbound client keeps one hub across reconnects.
+type hub struct {
+	mu      sync.Mutex
+	subs    []*Subscription
+	waiters []*waiter
+	ended   bool
+}
+
+// waiter is a one-shot match used by commands that wait for an event
+// (an application's CHANNEL_EXECUTE_COMPLETE), cheaper than a Subscription.
+type waiter struct {
+	match func(*Event) bool
+	c     chan *Event // cap 1
+}
+
+func (h *hub) subscribe(filter func(*Event) bool) *Subscription {
+	s := newSubscription(h, filter)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		s.end()
+		return s
+	}
+	h.subs = append(h.subs, s)
+	return s
+}
+
+func (h *hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, x := range h.subs {
+		if x == s {
+			h.subs = append(h.subs[:i], h.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+func (h *hub) await(match func(*Event) bool) *waiter {
+	w := &waiter{match: match, c: make(chan *Event, 1)}
+	h.mu.Lock()
+	h.waiters = append(h.waiters, w)
+	h.mu.Unlock()
+	return w
+}
+
+func (h *hub) cancel(w *waiter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, x := range h.waiters {
+		if x == w {
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+func (h *hub) dispatch(ev *Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := 0; i < len(h.waiters); {
+		w := h.waiters[i]
+		if w.match(ev) {
+			w.c <- ev
+			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
+			continue
+		}
+		i++
+	}
+	for _, s := range h.subs {
+		if s.filter == nil || s.filter(ev) {
+			s.push(ev)
+		}
+	}
+}
+
+// end closes every subscription once its queue is drained.
+func (h *hub) end() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ended = true
+	for _, s := range h.subs {
+		s.end()
+	}
+	h.subs = nil
+}
