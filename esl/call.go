@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/percipia/eslgo/command"
-	"github.com/percipia/eslgo/command/call"
 )
 
 // Call is one outbound-socket connection: a channel FreeSWITCH handed over.
@@ -181,8 +180,7 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 		}
 		return false
 	})
-	msg := (&call.Execute{UUID: c.uuid, AppName: app, AppArgs: arg, AppUUID: appUUID, Sync: true}).BuildMessage()
-	text, err := c.command(ctx, msg+"\r\n\r\n", "sendmsg "+app)
+	text, err := c.command(ctx, executeMessage(c.uuid, app, arg, appUUID), "sendmsg "+app)
 	if err == nil && !strings.HasPrefix(text, "+OK") {
 		err = fmt.Errorf("esl: sendmsg %s: unexpected reply %q", app, text)
 	}
@@ -208,14 +206,34 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 	return x, nil
 }
 
-// Hangup ends the channel with a cause (NORMAL_CLEARING if empty). It uses
-// `api uuid_kill`, not a queued sendmsg hangup: a sendmsg waits behind an
-// event-locked application such as `conference` and would not hang up at all.
-func (c *Call) Hangup(ctx context.Context, cause string) error {
-	if cause == "" {
-		cause = "NORMAL_CLEARING"
+// executeMessage builds sendmsg execute. eslgo's call.Execute is not used:
+// it always sends execute-app-arg, even empty, and orders headers at random.
+// A long argument goes in the body, as FreeSWITCH limits header values.
+func executeMessage(channel, app, arg, appUUID string) string {
+	var b strings.Builder
+	b.WriteString("sendmsg " + channel + "\ncall-command: execute\nexecute-app-name: " + app + "\n")
+	b.WriteString("event-lock: true\nEvent-UUID: " + appUUID + "\n")
+	switch {
+	case len(arg) > 2048:
+		fmt.Fprintf(&b, "Content-Type: text/plain\nContent-Length: %d\n\n%s", len(arg), arg)
+		return b.String()
+	case arg != "":
+		b.WriteString("execute-app-arg: " + arg + "\n")
 	}
-	_, err := c.API(ctx, "uuid_kill "+c.uuid+" "+cause)
+	b.WriteString("\n")
+	return b.String()
+}
+
+// Hangup ends the channel, with a cause if one is given (FreeSWITCH's
+// default is NORMAL_CLEARING). It uses `api uuid_kill`, not a queued sendmsg
+// hangup: a sendmsg waits behind an event-locked application such as
+// `conference` and would not hang up at all (esl-outbound4).
+func (c *Call) Hangup(ctx context.Context, cause string) error {
+	cmd := "uuid_kill " + c.uuid
+	if cause != "" {
+		cmd += " " + cause
+	}
+	_, err := c.API(ctx, cmd)
 	return err
 }
 

@@ -226,8 +226,24 @@ func (cl *Client) Subscribe(filter func(*Event) bool) *Subscription {
 	return cl.hub.subscribe(filter)
 }
 
-// Close ends the connection and stops reconnecting; subscriptions are closed.
+// Close says `exit` to FreeSWITCH (briefly: a dead peer does not hold it up),
+// ends the connection and stops reconnecting; subscriptions are closed.
 func (cl *Client) Close() error {
+	cl.mu.Lock()
+	c := cl.conn
+	cl.mu.Unlock()
+	if c != nil {
+		// FreeSWITCH answers +OK bye, sends a disconnect notice and closes:
+		// wait for that so subscribers get everything.
+		ctx, cancel := context.WithTimeout(cl.ctx, time.Second)
+		if _, err := c.command(ctx, "exit\n\n", "exit"); err == nil {
+			select {
+			case <-c.Done():
+			case <-ctx.Done():
+			}
+		}
+		cancel()
+	}
 	cl.cancel()
 	<-cl.done
 	cl.hub.end()
