@@ -191,17 +191,24 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 	x := &Execution{App: app, UUID: appUUID, done: make(chan struct{})}
 	go func() {
 		defer close(x.done)
+		var ev *Event
 		select {
-		case ev := <-w.c:
-			if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
-				x.err = fmt.Errorf("esl: %s: %w before it ran (%s)", app, ErrHangup, ev.Get("Hangup-Cause"))
-				return
-			}
-			x.event = ev
+		case ev = <-w.c:
 		case <-c.done:
 			c.hub.cancel(w)
-			x.err = fmt.Errorf("esl: %s: %w", app, c.closedError())
+			// The result may have been dispatched just before the end.
+			select {
+			case ev = <-w.c:
+			default:
+				x.err = fmt.Errorf("esl: %s: %w", app, c.closedError())
+				return
+			}
 		}
+		if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
+			x.err = fmt.Errorf("esl: %s: %w before it ran (%s)", app, ErrHangup, ev.Get("Hangup-Cause"))
+			return
+		}
+		x.event = ev
 	}()
 	return x, nil
 }

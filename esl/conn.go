@@ -367,6 +367,12 @@ func (c *Conn) BgAPI(ctx context.Context, cmd string) (string, error) {
 	case <-ctx.Done():
 		return "", fmt.Errorf("esl: bgapi %s: job %s: %w", commandName(cmd), id, ctx.Err())
 	case <-c.done:
+		select {
+		case ev := <-job: // delivered just before the end
+			body := string(ev.Body)
+			return body, replyError(cmd, body)
+		default:
+		}
 		return "", fmt.Errorf("esl: bgapi %s: job %s: %w", commandName(cmd), id, c.closedError())
 	}
 }

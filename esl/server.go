@@ -41,7 +41,6 @@ type Server struct {
 	handlers sync.WaitGroup
 	base     context.Context
 	cancel   context.CancelFunc
-	idle     chan struct{} // closed when no handler runs, during shutdown
 }
 
 func (s *Server) logger() *slog.Logger {
