@@ -1,0 +1,156 @@
+package streaming
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Audio is mono 16-bit little-endian PCM (L16) at 8000 or 16000 Hz.
+type Audio struct {
+	PCM        []byte
+	SampleRate int
+}
+
+// maxPlayBytes bounds one playAudio message (60 s at 16 kHz); coaching lines
+// are a few seconds.
+const maxPlayBytes = 60 * 16000 * 2
+
+func (a Audio) validate() error {
+	if a.SampleRate != 8000 && a.SampleRate != 16000 {
+		return fmt.Errorf("%w: sample rate %d (only 8000 or 16000 play back correctly)", ErrBadAudio, a.SampleRate)
+	}
+	if len(a.PCM) == 0 || len(a.PCM)%2 != 0 {
+		return fmt.Errorf("%w: %d bytes is not 16-bit PCM", ErrBadAudio, len(a.PCM))
+	}
+	if len(a.PCM) > maxPlayBytes {
+		return fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrBadAudio, len(a.PCM), maxPlayBytes)
+	}
+	return nil
+}
+
+// ParseWAV reads a RIFF/WAVE file of mono 16-bit PCM at 8000 or 16000 Hz.
+func ParseWAV(b []byte) (Audio, error) {
+	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return Audio{}, fmt.Errorf("%w: not a RIFF/WAVE file", ErrBadAudio)
+	}
+	var (
+		a      Audio
+		gotFmt bool
+	)
+	for p := 12; p+8 <= len(b); {
+		id := string(b[p : p+4])
+		size := int(binary.LittleEndian.Uint32(b[p+4 : p+8]))
+		body := b[p+8:]
+		if size > len(body) {
+			if id != "data" {
+				return Audio{}, fmt.Errorf("%w: truncated %q chunk", ErrBadAudio, id)
+			}
+			size = len(body) // streamed WAVs carry a bogus data size
+		}
+		body = body[:size]
+		switch id {
+		case "fmt ":
+			if size < 16 {
+				return Audio{}, fmt.Errorf("%w: short fmt chunk", ErrBadAudio)
+			}
+			format := binary.LittleEndian.Uint16(body[0:2])
+			channels := binary.LittleEndian.Uint16(body[2:4])
+			a.SampleRate = int(binary.LittleEndian.Uint32(body[4:8]))
+			bits := binary.LittleEndian.Uint16(body[14:16])
+			if format != 1 || channels != 1 || bits != 16 {
+				return Audio{}, fmt.Errorf("%w: WAV format %d, %d channels, %d bits (want PCM mono 16-bit)",
+					ErrBadAudio, format, channels, bits)
+			}
+			gotFmt = true
+		case "data":
+			if !gotFmt {
+				return Audio{}, fmt.Errorf("%w: data before fmt chunk", ErrBadAudio)
+			}
+			a.PCM = body[:size&^1]
+			return a, a.validate()
+		}
+		p += 8 + size + size&1 // chunks are padded to even sizes
+	}
+	return Audio{}, fmt.Errorf("%w: no data chunk", ErrBadAudio)
+}
+
+type playAudioMessage struct {
+	Type string        `json:"type"`
+	Data playAudioData `json:"data"`
+}
+
+type playAudioData struct {
+	AudioContentType string `json:"audioContentType"`
+	SampleRate       int    `json:"sampleRate"`
+	AudioContent     string `json:"audioContent"`
+	TextContent      string `json:"textContent,omitempty"`
+}
+
+// PlayAudio sends a playAudio message with the audio as raw L16 (base64) and
+// text as textContent. FreeSWITCH then writes a temp file and fires
+// mod_audio_fork::play_audio with its path; it does not play it.
+//
+// A write cut short by ctx leaves the websocket unusable for writing
+// (gorilla/websocket's rule); the fork keeps streaming.
+func (s *Session) PlayAudio(ctx context.Context, a Audio, text string) error {
+	if err := a.validate(); err != nil {
+		return err
+	}
+	msg, err := json.Marshal(playAudioMessage{
+		Type: "playAudio",
+		Data: playAudioData{
+			AudioContentType: "raw",
+			SampleRate:       a.SampleRate,
+			AudioContent:     base64.StdEncoding.EncodeToString(a.PCM),
+			TextContent:      text,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("streaming: playAudio: %w", err)
+	}
+	return s.writeText(ctx, msg)
+}
+
+func (s *Session) writeText(ctx context.Context, msg []byte) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, ctx.Err())
+	case <-s.done:
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, ErrClosed)
+	}
+	defer func() { <-s.sem }()
+
+	s.mu.Lock()
+	st, conn := s.st, s.conn
+	s.mu.Unlock()
+	switch st {
+	case stExpected, stConnecting:
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, ErrNotConnected)
+	case stEnded:
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, ErrClosed)
+	}
+
+	deadline := time.Now().Add(s.reg.opts.WriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := conn.SetWriteDeadline(deadline); err != nil {
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetWriteDeadline(time.Now()) })
+	defer stop()
+	if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("streaming: write to %s: %w (%w)", s.callID, ctx.Err(), err)
+		}
+		return fmt.Errorf("streaming: write to %s: %w", s.callID, err)
+	}
+	return nil
+}
