@@ -37,7 +37,7 @@ func flagRule(name string, prio int, bit int64) Rule {
 		Match: func(s analysis.Snapshot) bool { return s.Frames&bit != 0 }}
 }
 
-var flagRules = []Rule{flagRule("low", 1, 1), flagRule("mid", 2, 2), flagRule("high", 3, 4)}
+var flagRules = []Rule{flagRule("low", 1, 1), flagRule("mid", 2, 2), flagRule("high", 3, 4), flagRule("mid2", 2, 8)}
 
 type step struct {
 	at     time.Duration
@@ -168,6 +168,17 @@ func TestCoach(t *testing.T) {
 				{at: sec(3), snap: flags(1 | 4 | 2)}, // mid dropped
 				{at: sec(4), snap: flags(1 | 4 | 2), finish: true, want: "high"},
 				{at: sec(5), snap: flags(1 | 4 | 2)}, // mid lost its episode: not retried
+			},
+			wantStats: Stats{Fired: 3, Delivered: 2, Dropped: 1},
+		},
+		{
+			name:  "equal priority: the first queued stays",
+			rules: flagRules,
+			steps: []step{
+				{at: sec(1), snap: flags(1), want: "low"},
+				{at: sec(2), snap: flags(1 | 2)},
+				{at: sec(3), snap: flags(1 | 2 | 8)},
+				{at: sec(4), snap: flags(1 | 2 | 8), finish: true, want: "mid"},
 			},
 			wantStats: Stats{Fired: 3, Delivered: 2, Dropped: 1},
 		},
