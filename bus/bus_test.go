@@ -274,8 +274,8 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 			t.Fatalf("Publish blocked %v with Redis down", d)
 		}
 	}
-	waitFor(ctx, t, "outage noticed", func() bool { return p.Stats().Down })
 	// Let the writer retry a few times; the outage must still be logged once.
+	waitFor(ctx, t, "several failed retries", func() bool { return p.Stats().Down && p.Stats().Retries >= 3 })
 	retriesSeen := logs.count("Redis unreachable")
 	if retriesSeen != 1 {
 		t.Fatalf("outage logged %d times, want 1:\n%s", retriesSeen, logs)

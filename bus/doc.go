@@ -5,8 +5,10 @@
 //
 // Every message is one JSON object, an Event:
 //
-//	{"v":1,"type":"call.state","call_id":"…","seq":42,"at":"2025-01-02T15:04:05.123Z",
-//	 "controller":"ctl-a","data":{…}}
+//	{"v":1, "type":"call.state", "call_id":"…", "seq":42,
+//	 "at":"2025-01-02T15:04:05.123Z", "controller":"ctl-a", "data":{…}}
+//
+// Its fields:
 //
 //   - v: schema version; a consumer ignores messages whose v it does not know.
 //   - type: "call.state" (data: StateData), "call.mode" (data: ModeData),
@@ -15,7 +17,7 @@
 //   - seq: increases with every event one controller publishes, so a consumer
 //     can order a call's events and spot duplicates (delivery is at least once
 //     after an outage).
-//   - at: when the controller published the event (UTC, RFC 3339 with ms).
+//   - at: when the controller published the event (UTC, millisecond precision).
 //
 // # Keys
 //

@@ -56,6 +56,7 @@ type Publisher struct {
 	written  atomic.Uint64
 	dropped  atomic.Uint64
 	failed   atomic.Uint64
+	retries  atomic.Uint64
 	down     atomic.Bool
 	dropping atomic.Bool // a "queue full" warning was logged and not yet resolved
 	lost     atomic.Uint64
@@ -74,6 +75,7 @@ type Stats struct {
 	Dropped uint64 // events refused because the queue was full
 	Failed  uint64 // commands Redis rejected with an error reply (not retried)
 	Lost    uint64 // events still queued when Close gave up
+	Retries uint64 // write attempts that could not reach Redis
 	Queued  int    // events waiting now
 	Down    bool   // the last write attempt failed to reach Redis
 }
@@ -253,6 +255,7 @@ func (p *Publisher) Stats() Stats {
 		Dropped: p.dropped.Load(),
 		Failed:  p.failed.Load(),
 		Lost:    p.lost.Load(),
+		Retries: p.retries.Load(),
 		Queued:  len(p.queue),
 		Down:    p.down.Load(),
 	}
@@ -325,6 +328,7 @@ func (p *Publisher) run() {
 			if err == nil {
 				break
 			}
+			p.retries.Add(1)
 			if p.ctx.Err() != nil {
 				p.lost.Add(uint64(len(batch) + len(p.queue)))
 				return
