@@ -461,6 +461,21 @@ func (s *Session) readLoop(conn *websocket.Conn, log *slog.Logger) error {
 }
 
 func (s *Session) deliver(seq uint64, fm format, raw []byte) {
+	f := s.newFrame(seq, fm, raw)
+	select {
+	case s.frames <- f:
+	default:
+		s.dropped.Add(1)
+		f.buf.inUse.Store(false)
+		select {
+		case s.free <- f.buf:
+		default:
+		}
+	}
+}
+
+// newFrame decodes raw into a recycled buffer.
+func (s *Session) newFrame(seq uint64, fm format, raw []byte) Frame {
 	var b *frameBuf
 	select {
 	case b = <-s.free:
@@ -473,17 +488,7 @@ func (s *Session) deliver(seq uint64, fm format, raw []byte) {
 		pcm[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 	}
 	b.inUse.Store(true)
-	f := Frame{Seq: seq, Arrived: time.Now(), Channels: fm.channels, SampleRate: fm.rate, PCM: pcm, buf: b}
-	select {
-	case s.frames <- f:
-	default:
-		s.dropped.Add(1)
-		b.inUse.Store(false)
-		select {
-		case s.free <- b:
-		default:
-		}
-	}
+	return Frame{Seq: seq, Arrived: time.Now(), Channels: fm.channels, SampleRate: fm.rate, PCM: pcm, buf: b}
 }
 
 func parseMetadata(b []byte, log *slog.Logger) Metadata {

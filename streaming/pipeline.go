@@ -1,0 +1,193 @@
+package streaming
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/callcoach/callcoach/analysis"
+	"github.com/callcoach/callcoach/coaching"
+)
+
+// Suggestion is a coaching line for the controller to speak to the agent.
+type Suggestion = coaching.Suggestion
+
+// maxGapFill bounds how many lost frames are stood in for at once (60 s).
+const maxGapFill = 3000
+
+// PipelineConfig configures a call's pipeline. Zero values give the defaults.
+type PipelineConfig struct {
+	Analysis analysis.Config
+	Coaching coaching.Config
+	// Now is the coach's clock (cool-downs, in-flight timeout); default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// PipelineStats are a pipeline's counters.
+type PipelineStats struct {
+	Frames     uint64 // frames analysed
+	LostFrames uint64 // frames missing from the sequence (dropped by the queue)
+	// Lateness: from a frame's arrival to the start of its analysis.
+	LatenessMax  time.Duration
+	LatenessMean time.Duration
+	Coach        coaching.Stats
+}
+
+// Pipeline analyses one session's audio and offers coaching suggestions. It
+// owns one goroutine, which ends when the session ends, ctx is cancelled or
+// Close is called.
+type Pipeline struct {
+	sess     *Session
+	an       *analysis.Analyzer
+	coach    *coaching.Coach
+	now      func() time.Time
+	log      *slog.Logger
+	out      chan Suggestion
+	finished chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	mu    sync.Mutex
+	snap  analysis.Snapshot
+	stats PipelineStats
+	latNs int64
+}
+
+// NewPipeline starts the pipeline of session s.
+func NewPipeline(ctx context.Context, s *Session, cfg PipelineConfig) (*Pipeline, error) {
+	coach, err := coaching.New(cfg.Coaching)
+	if err != nil {
+		return nil, fmt.Errorf("streaming: pipeline for %s: %w", s.CallID(), err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := s.log.With("component", "pipeline")
+	if cfg.Logger != nil {
+		log = cfg.Logger.With("call", s.CallID(), "component", "pipeline")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &Pipeline{
+		sess:     s,
+		an:       analysis.New(cfg.Analysis),
+		coach:    coach,
+		now:      cfg.Now,
+		log:      log,
+		out:      make(chan Suggestion),
+		finished: make(chan struct{}, 1),
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	go p.run(ctx)
+	return p, nil
+}
+
+// Suggestions delivers coaching lines, one at a time: the next comes only
+// after Finished (or the coach's in-flight timeout). It is closed when the
+// pipeline ends.
+func (p *Pipeline) Suggestions() <-chan Suggestion { return p.out }
+
+// Finished tells the coach the last suggestion has been played (or given up).
+func (p *Pipeline) Finished() {
+	select {
+	case p.finished <- struct{}{}:
+	default:
+	}
+}
+
+// Snapshot is the call's latest analysis.
+func (p *Pipeline) Snapshot() analysis.Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.snap
+}
+
+// Stats returns the pipeline's counters.
+func (p *Pipeline) Stats() PipelineStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.stats
+	if st.Frames > 0 {
+		st.LatenessMean = time.Duration(p.latNs / int64(st.Frames))
+	}
+	return st
+}
+
+// Done is closed when the pipeline's goroutine has ended.
+func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
+// Close stops the pipeline and waits for its goroutine. It does not close
+// the session.
+func (p *Pipeline) Close() error {
+	p.cancel()
+	<-p.done
+	return nil
+}
+
+func (p *Pipeline) run(ctx context.Context) {
+	defer close(p.done)
+	defer close(p.out)
+	frames := p.sess.Frames()
+	var next uint64 // the Seq expected next
+	for {
+		var out chan Suggestion
+		sug, ready := p.coach.Ready(p.now())
+		if ready {
+			// A waiting consumer gets the line before the next frame can
+			// change the coach's mind.
+			select {
+			case p.out <- sug:
+				p.delivered(sug)
+				continue
+			default:
+			}
+			out = p.out
+		}
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				p.log.Debug("pipeline ended with its session", "stats", p.Stats())
+				return
+			}
+			lateness := time.Since(f.Arrived)
+			lost := f.Seq - next
+			next = f.Seq + 1
+			for i := uint64(0); i < min(lost, maxGapFill); i++ {
+				p.an.Repeat()
+			}
+			if f.Channels == 2 {
+				p.an.Stereo(f.PCM)
+			} else {
+				p.an.Mono(f.PCM, nil)
+			}
+			f.Release()
+			snap := p.an.Snapshot()
+			p.coach.Observe(snap, p.now())
+			p.mu.Lock()
+			p.snap = snap
+			p.stats.Frames++
+			p.stats.LostFrames += lost
+			p.latNs += int64(lateness)
+			p.stats.LatenessMax = max(p.stats.LatenessMax, lateness)
+			p.stats.Coach = p.coach.Stats()
+			p.mu.Unlock()
+		case out <- sug:
+			p.delivered(sug)
+		case <-p.finished:
+			p.coach.Finished()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *Pipeline) delivered(sug Suggestion) {
+	p.coach.Delivered(p.now())
+	p.log.Info("coaching suggestion", "rule", sug.Rule, "line", sug.Line)
+	p.mu.Lock()
+	p.stats.Coach = p.coach.Stats()
+	p.mu.Unlock()
+}
