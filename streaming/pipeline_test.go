@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -240,6 +241,70 @@ func BenchmarkPipeline(b *testing.B) {
 				late = max(late, p.Stats().LatenessMax)
 			}
 			b.ReportMetric(float64(late.Microseconds()), "max-lateness-µs")
+		})
+	}
+}
+
+// BenchmarkForkEndToEnd: N forks over loopback websockets into their
+// pipelines, per frame sent. Senders flood (no 20 ms pacing) on the same
+// cores, so the bounded queues drop frames: %dropped shows how many.
+func BenchmarkForkEndToEnd(b *testing.B) {
+	var conv conversation
+	script := conv.frames(time.Second, speech, 0)
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			reg := NewRegistry(Options{QueueFrames: 200})
+			srv := httptest.NewServer(reg)
+			defer srv.Close()
+			defer reg.Close()
+			ctx := context.Background()
+			pipes := make([]*Pipeline, n)
+			conns := make([]*websocket.Conn, n)
+			d := websocket.Dialer{Subprotocols: []string{Subprotocol}}
+			for i := range n {
+				id := fmt.Sprintf("e2e-%d", i)
+				s, _, err := reg.Expect(id, "tok")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if pipes[i], err = NewPipeline(ctx, s, PipelineConfig{}); err != nil {
+					b.Fatal(err)
+				}
+				c, _, err := d.Dial(ForkURL("ws"+srv.URL[len("http"):], "", id, "tok"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = c.WriteMessage(websocket.TextMessage, []byte(`{}`))
+				conns[i] = c
+			}
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i, c := range conns {
+				per := b.N / n
+				if i < b.N%n {
+					per++
+				}
+				wg.Go(func() {
+					for k := range per {
+						if err := c.WriteMessage(websocket.BinaryMessage, script[k%len(script)]); err != nil {
+							return
+						}
+					}
+					_ = c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+				})
+			}
+			wg.Wait()
+			var analysed, dropped uint64
+			for _, p := range pipes {
+				<-p.Done()
+				analysed += p.Stats().Frames
+				dropped += p.Stats().LostFrames
+			}
+			b.StopTimer()
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			b.ReportMetric(float64(dropped)/float64(analysed+dropped)*100, "%dropped")
 		})
 	}
 }
