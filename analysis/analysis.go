@@ -313,7 +313,7 @@ type SideStats struct {
 	Interruptions int
 	// OvertalkTime: overtalk this side started, the current episode included.
 	OvertalkTime time.Duration
-	// LevelDBFS of the last frame (-inf for digital silence).
+	// LevelDBFS of the last frame, floored at SilenceDBFS (JSON has no -Inf).
 	LevelDBFS float64
 }
 
@@ -426,11 +426,14 @@ func (a *Analyzer) Snapshot() Snapshot {
 	return snap
 }
 
+// SilenceDBFS is the level reported for digital silence and anything quieter.
+const SilenceDBFS = -120.0
+
 func dbfs(meanSq float64) float64 {
 	if meanSq <= 0 {
-		return math.Inf(-1)
+		return SilenceDBFS
 	}
-	return 10 * math.Log10(meanSq/(32767.0*32767.0))
+	return max(SilenceDBFS, 10*math.Log10(meanSq/(32767.0*32767.0)))
 }
 
 // Repeat feeds one more frame at the levels of the last one: it stands in

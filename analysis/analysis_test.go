@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -234,8 +235,11 @@ func TestSnapshotLevelAndElapsed(t *testing.T) {
 	if l := s.Sides[Customer].LevelDBFS; math.Abs(l-(-19.3)) > 0.5 {
 		t.Fatalf("customer level %.1f dBFS", l)
 	}
-	if !math.IsInf(s.Sides[Agent].LevelDBFS, -1) {
-		t.Fatalf("agent level %v, want -Inf", s.Sides[Agent].LevelDBFS)
+	if s.Sides[Agent].LevelDBFS != SilenceDBFS {
+		t.Fatalf("agent level %v, want %v", s.Sides[Agent].LevelDBFS, SilenceDBFS)
+	}
+	if _, err := json.Marshal(s); err != nil {
+		t.Fatalf("snapshot does not encode: %v", err)
 	}
 }
 

@@ -29,11 +29,11 @@ const (
 
 // Metadata is the fork's first text frame.
 type Metadata struct {
-	Raw string // as received
+	Raw string `json:"-"` // as received
 	// Valid reports that Raw is a JSON object; the fields below come from it.
-	Valid bool
+	Valid bool `json:"-"`
 	// Missing reports that audio arrived before any text frame.
-	Missing bool
+	Missing bool   `json:"-"`
 	CallID  string `json:"callId"`
 	// Mix ("mono", "mixed", "stereo") and SampleRate (8000, 16000) are
 	// optional; when present they fix the expected frame size, which is

@@ -311,11 +311,15 @@ func TestForkMetadataFixesFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stereo 8k frames are 640 bytes, the size of mono 16k: the metadata decides.
-	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"callId":"call-5","mix":"stereo","sampleRate":8000}`))
+	_ = c.WriteMessage(websocket.TextMessage, []byte(`{"callId":"call-5","mix":"stereo","sampleRate":8000,"missing":true,"valid":false,"raw":"x"}`))
 	_ = c.WriteMessage(websocket.BinaryMessage, make([]byte, 640))
 	f, ok := nextFrame(ctx, t, s)
 	if !ok || f.Channels != 2 || f.SampleRate != 8000 || len(f.PCM) != 320 {
 		t.Fatalf("frame %+v", f)
+	}
+	// Keys in the metadata cannot forge what we observed.
+	if md, _ := s.Metadata(ctx); !md.Valid || md.Missing || !strings.HasPrefix(md.Raw, `{"callId"`) {
+		t.Fatalf("metadata %+v", md)
 	}
 	f.Release()
 }
