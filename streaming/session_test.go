@@ -625,3 +625,48 @@ func TestNewTokenAndForkURL(t *testing.T) {
 		t.Fatalf("ForkURL %q", got)
 	}
 }
+
+func TestForkOversizedMessages(t *testing.T) {
+	ctx := testCtx(t)
+	r := newRig(t, Options{})
+	s, cancel, err := r.reg.Expect("call-12", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	other, cancelOther, err := r.reg.Expect("call-13", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelOther()
+	c, _, err := dialFork(ctx, t, r.wsURL("call-12", "tok"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _, err := dialFork(ctx, t, r.wsURL("call-13", "tok"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 100<<10)
+	_ = c.WriteMessage(websocket.TextMessage, []byte(big))            // metadata, cut at 64 KiB: not JSON
+	_ = c.WriteMessage(websocket.TextMessage, []byte("\xff\xfe"+big)) // send_text garbage
+	_ = c.WriteMessage(websocket.BinaryMessage, make([]byte, MonoFrameBytes16k))
+	f, ok := nextFrame(ctx, t, s)
+	if !ok || len(f.PCM) != 320 {
+		t.Fatalf("frame after big text frames: %+v", f)
+	}
+	f.Release()
+	// Over the read limit: this connection ends with an error, nothing else does.
+	_ = c.WriteMessage(websocket.BinaryMessage, make([]byte, 2<<20))
+	waitDone(ctx, t, s)
+	if s.Err() == nil {
+		t.Fatal("oversized message ended the session without an error")
+	}
+	_ = c2.WriteMessage(websocket.TextMessage, []byte(`{}`))
+	_ = c2.WriteMessage(websocket.BinaryMessage, make([]byte, MonoFrameBytes16k))
+	if f, ok := nextFrame(ctx, t, other); !ok {
+		t.Fatal("the other call's fork was affected")
+	} else {
+		f.Release()
+	}
+}
