@@ -1,0 +1,129 @@
+package callflow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/conference"
+	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/streaming"
+)
+
+// Config is what a deployment chooses.
+type Config struct {
+	// AgentDial is the agent's dial string; ${destination_number},
+	// ${caller_id_number} and ${call_id} are expanded.
+	AgentDial         string
+	ConferenceProfile string
+	Greeting          string // spoken to the caller after answer; empty: none
+	NoAgentMessage    string // spoken when the agent is busy, does not answer or cannot be reached
+	// NoAgentTransfer, if set, is where the caller goes after NoAgentMessage
+	// (uuid_transfer argument, e.g. "1000 XML voicemail"); otherwise the call ends.
+	NoAgentTransfer string
+	AgentTimeout    time.Duration
+	// ForkURL is the analyzer's websocket base as FreeSWITCH reaches it.
+	ForkURL        string
+	ForkPathPrefix string
+	// MediaDir is where synthesised prompts are written; FreeSWITCH must be
+	// able to read it (same host or a shared mount).
+	MediaDir  string
+	CoachMode conference.Mode
+	// Linger keeps each call's socket open this long after hangup so the
+	// hangup events are not lost.
+	Linger time.Duration
+	// ForkConnectTimeout bounds the wait for mod_audio_fork::connect.
+	ForkConnectTimeout time.Duration
+	Pipeline           streaming.PipelineConfig
+}
+
+func (c *Config) defaults() {
+	if c.AgentDial == "" {
+		c.AgentDial = "user/${destination_number}"
+	}
+	if c.ConferenceProfile == "" {
+		c.ConferenceProfile = "callcoach"
+	}
+	if c.AgentTimeout <= 0 {
+		c.AgentTimeout = 30 * time.Second
+	}
+	if c.NoAgentMessage == "" {
+		c.NoAgentMessage = "Sorry, nobody can take your call right now. Please call again later. Goodbye."
+	}
+	if c.CoachMode == "" {
+		c.CoachMode = conference.Whisper
+	}
+	if c.Linger <= 0 {
+		c.Linger = 10 * time.Second
+	}
+	if c.ForkConnectTimeout <= 0 {
+		c.ForkConnectTimeout = 5 * time.Second
+	}
+	if c.ForkPathPrefix == "" {
+		c.ForkPathPrefix = streaming.DefaultPathPrefix
+	}
+}
+
+// Speech is synthesised audio: 16-bit little-endian mono PCM.
+type Speech struct {
+	PCM  []byte
+	Rate int // 8000 or 16000
+}
+
+// Synthesizer turns text into speech (package tts).
+type Synthesizer interface {
+	Synthesize(ctx context.Context, text string) (Speech, error)
+}
+
+// Publisher reports what happens (package bus); it must never block.
+type Publisher interface {
+	State(callID string, state bus.CallState, reason string) error
+	Mode(callID string, m bus.ModeData) error
+	CoachLine(callID string, l bus.CoachLineData) error
+	Analytics(callID string, data any) error
+}
+
+// Switch is the inbound ESL connection shared by all calls.
+type Switch interface {
+	API(ctx context.Context, cmd string) (string, error)
+	BgAPI(ctx context.Context, cmd string) (string, error)
+	Subscribe(filter func(*esl.Event) bool) *esl.Subscription
+}
+
+// Deps are the parts a Manager drives.
+type Deps struct {
+	Switch Switch
+	Forks  *streaming.Registry
+	TTS    Synthesizer
+	Bus    Publisher
+	Logger *slog.Logger
+}
+
+// expandDial fills the dial-string template.
+func expandDial(tmpl string, vars map[string]string) (string, error) {
+	out := tmpl
+	for k, v := range vars {
+		out = strings.ReplaceAll(out, "${"+k+"}", v)
+	}
+	if i := strings.Index(out, "${"); i >= 0 {
+		return "", fmt.Errorf("callflow: dial string %q: unknown variable at %q", tmpl, out[i:])
+	}
+	if strings.ContainsAny(out, " \r\n") || out == "" {
+		return "", fmt.Errorf("callflow: dial string %q expands to %q, which is not a single dial string", tmpl, out)
+	}
+	return out, nil
+}
+
+// safeDigits keeps what can go into an originate variable block unescaped.
+func safeDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' || r == '+' || r == '*' || r == '#' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

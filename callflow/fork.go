@@ -1,0 +1,260 @@
+package callflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/conference"
+	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/streaming"
+)
+
+// startFork streams the caller's leg (stereo: the caller in channel 0, what
+// the caller hears — the agent — in channel 1) to the analyzer. A call whose
+// fork cannot start goes on unmonitored.
+func (c *Call) startFork(ctx context.Context) bool {
+	if c.m.deps.Forks == nil || c.m.cfg.ForkURL == "" {
+		c.log.Info("no analyzer configured; call is not analysed")
+		return false
+	}
+	token, err := streaming.NewToken()
+	if err != nil {
+		c.log.Error("fork token", "err", err)
+		return false
+	}
+	sess, unregister, err := c.m.deps.Forks.Expect(c.id, token)
+	if err != nil {
+		c.log.Error("fork registration", "err", err)
+		return false
+	}
+	url := streaming.ForkURL(c.m.cfg.ForkURL, c.m.cfg.ForkPathPrefix, c.id, token)
+	cmd := fmt.Sprintf("uuid_audio_fork %s start %s stereo 16k %s", c.sock.UUID(), url, forkMetadata(c.id))
+	if _, err := c.m.deps.Switch.API(ctx, cmd); err != nil {
+		unregister()
+		c.log.Error("audio fork not started; call continues unmonitored", "err", err)
+		return false
+	}
+	timer := time.NewTimer(c.m.cfg.ForkConnectTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case af := <-c.forkEv:
+			switch af.Kind {
+			case "connect":
+				p, err := streaming.NewPipeline(context.WithoutCancel(ctx), sess, c.m.cfg.Pipeline)
+				if err != nil {
+					unregister()
+					c.log.Error("analysis pipeline", "err", err)
+					return false
+				}
+				c.mu.Lock()
+				c.fork, c.pipeline = sess, p
+				c.mu.Unlock()
+				go func() { <-p.Done(); unregister() }()
+				c.log.Info("audio fork connected")
+				return true
+			case "connect_failed":
+				unregister()
+				c.log.Error("audio fork could not reach the analyzer; call continues unmonitored", "detail", string(af.Body))
+				return false
+			}
+		case <-timer.C:
+			unregister()
+			c.stopFork()
+			c.log.Error("audio fork did not connect in time; call continues unmonitored", "timeout", c.m.cfg.ForkConnectTimeout)
+			return false
+		case <-c.hungUp:
+			unregister()
+			return false
+		}
+	}
+}
+
+func (c *Call) stopFork() {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if _, err := c.m.deps.Switch.API(ctx, "uuid_audio_fork "+c.sock.UUID()+" stop"); err != nil && !isGone(err) {
+		c.log.Warn("stopping the audio fork", "err", err)
+	}
+}
+
+// forkEvent handles mod_audio_fork events during the conversation.
+func (c *Call) forkEvent(ctx context.Context, af esl.AudioForkEvent) {
+	switch af.Kind {
+	case "play_audio":
+		var body struct {
+			File string `json:"file"`
+		}
+		if err := json.Unmarshal(af.Body, &body); err != nil || body.File == "" {
+			c.log.Warn("play_audio without a file", "body", string(af.Body))
+			c.coachDone()
+			return
+		}
+		c.mu.Lock()
+		cue := c.pendingCue
+		c.pendingCue = cueNone
+		c.mu.Unlock()
+		c.playCue(ctx, cue, body.File)
+	case "disconnect", "error":
+		c.mu.Lock()
+		p := c.pipeline
+		c.fork, c.pipeline = nil, nil
+		c.mu.Unlock()
+		if p != nil {
+			_ = p.Close()
+		}
+		// mod_audio_fork never reconnects by itself: stop, then start afresh once.
+		c.log.Warn("analyzer websocket lost; restarting the fork once", "kind", af.Kind)
+		c.stopFork()
+		if !c.startFork(ctx) {
+			c.log.Error("analyzer websocket lost for good; call continues unmonitored")
+		}
+	}
+}
+
+var cueNone = cue{}
+
+// playCue plays a coaching file as the AI coach's mode decides and reports
+// who heard it.
+func (c *Call) playCue(ctx context.Context, cu cue, file string) {
+	c.mu.Lock()
+	conf := c.conf
+	c.mu.Unlock()
+	if conf == nil || cu == cueNone {
+		c.coachDone()
+		return
+	}
+	audience, err := conf.Coach(ctx, file)
+	if err != nil || audience == conference.HeardByNobody {
+		if err != nil {
+			c.log.Warn("coaching line not played", "err", err)
+		}
+		c.coachDone()
+	}
+	latency := time.Duration(0)
+	if !cu.at.IsZero() {
+		latency = time.Since(cu.at)
+	}
+	c.log.Info("coaching line played", "text", cu.text, "heard_by", audience, "latency", latency)
+	if err := c.m.deps.Bus.CoachLine(c.id, bus.CoachLineData{Text: cu.text, Source: cu.source, Rule: cu.rule, Priority: cu.priority}); err != nil {
+		c.log.Warn("publish coach line", "err", err)
+	}
+}
+
+// speakToAgent sends a coaching line: over the fork as playAudio when the
+// analyzer is connected (works when FreeSWITCH is on another host), else as
+// a prompt file played directly.
+func (c *Call) speakToAgent(ctx context.Context, source, rule string, priority int, text string) (conference.Audience, error) {
+	c.mu.Lock()
+	conf, fork := c.conf, c.fork
+	c.mu.Unlock()
+	if conf == nil {
+		return conference.HeardByNobody, ErrNotConnected
+	}
+	if conf.CoachMode() == conference.Spy {
+		c.log.Info("coaching line held back: the coach is in spy", "text", text)
+		return conference.HeardByNobody, nil
+	}
+	cu := cue{text: text, source: source, rule: rule, priority: priority, at: time.Now()}
+	if fork != nil && source == "ai" {
+		sp, err := c.m.deps.TTS.Synthesize(ctx, text)
+		if err != nil {
+			return conference.HeardByNobody, fmt.Errorf("callflow: synthesise coaching line: %w", err)
+		}
+		c.mu.Lock()
+		c.coaching, c.pendingCue = true, cu
+		c.mu.Unlock()
+		if err := fork.PlayAudio(ctx, streaming.Audio{PCM: sp.PCM, SampleRate: sp.Rate}, text); err != nil {
+			c.mu.Lock()
+			c.coaching, c.pendingCue = false, cueNone
+			c.mu.Unlock()
+			return conference.HeardByNobody, err
+		}
+		return conference.HeardByNobody, nil // played when FreeSWITCH reports the file
+	}
+	file, err := c.m.prompt(ctx, text)
+	if err != nil {
+		return conference.HeardByNobody, err
+	}
+	audience, err := conf.Coach(ctx, file)
+	if err != nil {
+		return audience, err
+	}
+	if err := c.m.deps.Bus.CoachLine(c.id, bus.CoachLineData{Text: text, Source: source, Rule: rule, Priority: priority}); err != nil {
+		c.log.Warn("publish coach line", "err", err)
+	}
+	return audience, nil
+}
+
+// addMonitor dials a supervisor into the conference, muted, then sets mode.
+func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conference.Mode) (int, error) {
+	c.mu.Lock()
+	conf := c.conf
+	connected := c.state == bus.StateConnected
+	c.mu.Unlock()
+	if conf == nil || !connected {
+		return 0, ErrNotConnected
+	}
+	leg := uuid.NewString()
+	sub := c.m.deps.Switch.Subscribe(func(ev *esl.Event) bool {
+		ce, ok := ev.Conference()
+		return ok && ce.Conference == c.name && ce.Action == "add-member" && ce.ChannelUUID == leg
+	})
+	defer sub.Close()
+	cmd := fmt.Sprintf("originate {origination_uuid=%s,originate_timeout=30,cc_call=%s,cc_role=monitor}%s &conference(%s@%s+flags{mute})",
+		leg, c.id, dial, c.name, c.m.cfg.ConferenceProfile)
+	if _, err := c.m.deps.Switch.BgAPI(ctx, cmd); err != nil {
+		return 0, fmt.Errorf("callflow: dialling supervisor %s: %w", name, err)
+	}
+	var id int
+	select {
+	case ev, ok := <-sub.C():
+		if !ok {
+			return 0, fmt.Errorf("callflow: supervisor %s: %w", name, esl.ErrClosed)
+		}
+		ce, _ := ev.Conference()
+		id = ce.MemberID
+	case <-ctx.Done():
+		_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
+		return 0, ctx.Err()
+	}
+	if err := conf.Join(ctx, conference.Member{ID: id, ChannelUUID: leg, Role: conference.RoleMonitor}); err != nil {
+		return id, err
+	}
+	c.mu.Lock()
+	c.monitors[leg] = id
+	c.mu.Unlock()
+	if mode != conference.Spy {
+		if err := conf.SetMode(ctx, id, mode); err != nil {
+			return id, err
+		}
+	}
+	c.publishMode(name, id, mode)
+	return id, nil
+}
+
+func (c *Call) setMode(ctx context.Context, memberID int, mode conference.Mode) error {
+	c.mu.Lock()
+	conf := c.conf
+	c.mu.Unlock()
+	if conf == nil {
+		return ErrNotConnected
+	}
+	if memberID == 0 {
+		if err := conf.SetCoachMode(mode); err != nil {
+			return err
+		}
+		c.publishMode("ai", 0, mode)
+		return nil
+	}
+	if err := conf.SetMode(ctx, memberID, mode); err != nil {
+		return err
+	}
+	c.publishMode("supervisor", memberID, mode)
+	return nil
+}

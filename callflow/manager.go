@@ -1,0 +1,191 @@
+package callflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/conference"
+	"github.com/callcoach/callcoach/esl"
+)
+
+// Errors a supervisor's request can get.
+var (
+	ErrUnknownCall  = errors.New("callflow: unknown call")
+	ErrNotConnected = errors.New("callflow: call is not connected")
+)
+
+// Manager runs calls. Handle is its esl.Server handler.
+type Manager struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	calls map[string]*Call
+
+	promptMu sync.Mutex // one synthesis of the same prompt at a time
+}
+
+// New makes a Manager.
+func New(cfg Config, deps Deps) (*Manager, error) {
+	cfg.defaults()
+	if deps.Switch == nil || deps.TTS == nil || deps.Bus == nil {
+		return nil, errors.New("callflow: Switch, TTS and Bus are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MediaDir == "" {
+		cfg.MediaDir = filepath.Join(os.TempDir(), "callcoach")
+	}
+	if err := os.MkdirAll(cfg.MediaDir, 0o755); err != nil {
+		return nil, fmt.Errorf("callflow: media dir: %w", err)
+	}
+	if _, err := conference.ParseMode(string(cfg.CoachMode)); err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, deps: deps, log: deps.Logger, calls: make(map[string]*Call)}, nil
+}
+
+// Handle runs one call to its end. It is the esl.Server handler.
+func (m *Manager) Handle(ctx context.Context, sock *esl.Call) {
+	c := newCall(m, sock)
+	m.mu.Lock()
+	m.calls[c.id] = c
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.calls, c.id)
+		m.mu.Unlock()
+	}()
+	c.run(ctx)
+}
+
+// Info describes a live call.
+type Info struct {
+	ID          string
+	ChannelUUID string
+	Caller      string
+	Callee      string
+	State       bus.CallState
+	Conference  string
+	Members     []conference.Member
+	CoachMode   conference.Mode
+}
+
+// Calls lists the live calls.
+func (m *Manager) Calls() []Info {
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.calls))
+	for _, c := range m.calls {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	out := make([]Info, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.Info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (m *Manager) call(id string) (*Call, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.calls[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownCall, id)
+	}
+	return c, nil
+}
+
+// AddMonitor dials a supervisor's phone into a call; it joins muted (spy) and
+// is then switched to mode. It returns the supervisor's member id.
+func (m *Manager) AddMonitor(ctx context.Context, callID, name, dial string, mode conference.Mode) (int, error) {
+	c, err := m.call(callID)
+	if err != nil {
+		return 0, err
+	}
+	return c.addMonitor(ctx, name, dial, mode)
+}
+
+// SetMode switches a supervisor's (or, with memberID 0, the AI coach's) mode.
+func (m *Manager) SetMode(ctx context.Context, callID string, memberID int, mode conference.Mode) error {
+	c, err := m.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.setMode(ctx, memberID, mode)
+}
+
+// Coach speaks text to the call as the AI coach's mode decides (a human
+// supervisor's typed line goes the same way).
+func (m *Manager) Coach(ctx context.Context, callID, source, text string) (conference.Audience, error) {
+	c, err := m.call(callID)
+	if err != nil {
+		return conference.HeardByNobody, err
+	}
+	return c.speakToAgent(ctx, source, "", 0, text)
+}
+
+// Hangup ends a call.
+func (m *Manager) Hangup(ctx context.Context, callID string) error {
+	c, err := m.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.sock.Hangup(ctx, "NORMAL_CLEARING")
+}
+
+// prompt synthesises text once into a WAV file FreeSWITCH can play, named by
+// the text's hash so repeated prompts cost nothing.
+func (m *Manager) prompt(ctx context.Context, text string) (string, error) {
+	sum := sha256.Sum256([]byte(text))
+	path := filepath.Join(m.cfg.MediaDir, "prompt-"+hex.EncodeToString(sum[:8])+".wav")
+	m.promptMu.Lock()
+	defer m.promptMu.Unlock()
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	sp, err := m.deps.TTS.Synthesize(ctx, text)
+	if err != nil {
+		return "", fmt.Errorf("callflow: synthesise prompt: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, wav(sp), 0o644); err != nil {
+		return "", fmt.Errorf("callflow: write prompt: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("callflow: write prompt: %w", err)
+	}
+	return path, nil
+}
+
+// wav wraps mono PCM16 in a RIFF header.
+func wav(sp Speech) []byte {
+	b := make([]byte, 44+len(sp.PCM))
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+len(sp.PCM)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], uint32(sp.Rate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(sp.Rate*2))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(len(sp.PCM)))
+	copy(b[44:], sp.PCM)
+	return b
+}
