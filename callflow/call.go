@@ -35,15 +35,17 @@ type Call struct {
 	forkEv   chan esl.AudioForkEvent
 	confEv   *esl.Subscription
 
-	mu         sync.Mutex
-	state      bus.CallState
-	conf       *conference.Conference
-	agentUUID  string
-	monitors   map[string]int // channel uuid → member id, supervisors
-	fork       *streaming.Session
-	pipeline   *streaming.Pipeline
-	coaching   bool // a line is on its way to the agent
-	pendingCue cue  // the line whose play_audio we wait for
+	mu        sync.Mutex
+	state     bus.CallState
+	conf      *conference.Conference
+	agentUUID string
+	monitors  map[string]int // channel uuid → member id, supervisors
+	fork      *streaming.Session
+	pipeline  *streaming.Pipeline
+	// unregisterFork withdraws the fork's registration (its token).
+	unregisterFork func()
+	coaching       bool // a line is on its way to the agent
+	pendingCue     cue  // the line whose play_audio we wait for
 }
 
 // cue is a coaching line on its way: spoken over the fork as playAudio,
@@ -469,8 +471,11 @@ func (c *Call) close(reason string, release bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	c.mu.Lock()
-	p, fork, agent, transferred := c.pipeline, c.fork, c.agentUUID, c.state == bus.StateClosed
+	p, fork, agent, transferred, unregister := c.pipeline, c.fork, c.agentUUID, c.state == bus.StateClosed, c.unregisterFork
 	c.mu.Unlock()
+	if unregister != nil {
+		defer unregister()
+	}
 
 	if p != nil {
 		_ = p.Close()

@@ -53,9 +53,7 @@ func (c *Call) startFork(ctx context.Context) bool {
 					return false
 				}
 				c.mu.Lock()
-				c.fork, c.pipeline = sess, p
-				c.mu.Unlock()
-				go func() { <-p.Done(); unregister() }()
+				c.fork, c.pipeline, c.unregisterFork = sess, p, unregister
 				c.log.Info("audio fork connected")
 				return true
 			case "connect_failed":
@@ -102,11 +100,14 @@ func (c *Call) forkEvent(ctx context.Context, af esl.AudioForkEvent) {
 		c.playCue(ctx, cue, body.File)
 	case "disconnect", "error":
 		c.mu.Lock()
-		p := c.pipeline
-		c.fork, c.pipeline = nil, nil
+		p, unregister := c.pipeline, c.unregisterFork
+		c.fork, c.pipeline, c.unregisterFork = nil, nil, nil
 		c.mu.Unlock()
 		if p != nil {
 			_ = p.Close()
+		}
+		if unregister != nil {
+			unregister()
 		}
 		// mod_audio_fork never reconnects by itself: stop, then start afresh once.
 		c.log.Warn("analyzer websocket lost; restarting the fork once", "kind", af.Kind)

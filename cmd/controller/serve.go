@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/conference"
+	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/tts"
+)
+
+// serveCommand runs the controller until SIGINT/SIGTERM. Shutdown stops
+// taking new calls and lets live calls finish for --shutdown-grace (a
+// controller restart must not cut customers off); calls still up after that
+// are released — left to FreeSWITCH, talking, unmonitored — not hung up. A
+// second signal skips the grace.
+func serveCommand(ctx context.Context, stopSignals func(), args []string, stderr io.Writer) error {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: serve takes flags only, not %q", errUsage, fs.Args())
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	app, err := start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stopSignals() // a second signal now kills the process the default way
+	return app.shutdown(cfg.ShutdownGrace)
+}
+
+// app is a running controller.
+type app struct {
+	log       *slog.Logger
+	esl       *esl.Client
+	server    *esl.Server
+	served    chan error
+	forks     *streaming.Registry
+	http      *http.Server
+	httpDone  chan error
+	publisher *bus.Publisher
+	redis     *redis.Client
+	manager   *callflow.Manager
+}
+
+func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	mode, err := conference.ParseMode(cfg.CoachMode)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --coach-mode: %w", errUsage, err)
+	}
+	engine, err := ttsEngine(cfg.TTSEngine)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			a.closeAll()
+		}
+	}()
+
+	var pub callflow.Publisher = logPublisher{log: log}
+	if cfg.RedisAddr != "" {
+		a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		a.publisher, err = bus.New(bus.Options{Client: a.redis, Controller: cfg.ControllerID, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		pub = a.publisher
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if err := a.redis.Ping(pctx).Err(); err != nil {
+			log.Warn("Redis not reachable yet; events are queued and sent when it is", "addr", cfg.RedisAddr, "err", err)
+		}
+		cancel()
+	} else {
+		log.Warn("no --redis-addr: events and analytics are only logged")
+	}
+
+	a.esl, err = dialFreeSWITCH(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
+	a.forks = streaming.NewRegistry(streaming.Options{Logger: log})
+	ln, err := net.Listen("tcp", cfg.ForkListen)
+	if err != nil {
+		return nil, fmt.Errorf("analyzer websocket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(streaming.DefaultPathPrefix, a.forks)
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.httpDone = make(chan error, 1)
+	go func() { a.httpDone <- a.http.Serve(ln) }()
+
+	a.manager, err = callflow.New(callflow.Config{
+		AgentDial:         cfg.AgentDial,
+		ConferenceProfile: cfg.Profile,
+		Greeting:          cfg.Greeting,
+		NoAgentMessage:    cfg.NoAgentMessage,
+		AgentTimeout:      cfg.AgentTimeout,
+		ForkURL:           cfg.ForkURL,
+		MediaDir:          cfg.MediaDir,
+		CoachMode:         mode,
+	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: speaker{engine}, Bus: pub, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	a.server = &esl.Server{Allow: cfg.ESLAllow, Handler: a.manager.Handle, Logger: log}
+	addr, err := a.server.Listen(cfg.ESLListen)
+	if err != nil {
+		return nil, err
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.server.Serve(context.WithoutCancel(ctx)) }()
+	log.Info("controller ready", "esl_listen", addr, "freeswitch", cfg.ESLAddr, "fork_listen", ln.Addr(), "fork_url", cfg.ForkURL, "redis", cfg.RedisAddr, "coach_mode", mode)
+	ok = true
+	return a, nil
+}
+
+// dialFreeSWITCH connects the inbound event socket, waiting for a
+// FreeSWITCH that is still starting; a wrong password is fatal at once.
+func dialFreeSWITCH(ctx context.Context, cfg config, log *slog.Logger) (*esl.Client, error) {
+	backoff := 500 * time.Millisecond
+	for {
+		c, err := esl.Dial(ctx, esl.ClientOptions{
+			Addr: cfg.ESLAddr, Password: cfg.ESLPassword, Logger: log,
+			Events: []string{"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "conference::maintenance"},
+		})
+		if err == nil {
+			return c, nil
+		}
+		if errors.Is(err, esl.ErrAuth) || errors.Is(err, esl.ErrAccessDenied) {
+			return nil, fmt.Errorf("FreeSWITCH at %s refused us: %w (check --esl-password and the event socket's apply-inbound-acl)", cfg.ESLAddr, err)
+		}
+		log.Warn("FreeSWITCH's event socket not reachable; retrying", "addr", cfg.ESLAddr, "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gave up waiting for FreeSWITCH at %s: %w", cfg.ESLAddr, ctx.Err())
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (a *app) shutdown(grace time.Duration) error {
+	a.log.Info("shutting down: no new calls; live calls may finish", "grace", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	// A second SIGINT/SIGTERM ends the grace at once.
+	again, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := a.server.Shutdown(again)
+	if err != nil {
+		a.log.Warn("grace over; remaining calls released to FreeSWITCH unmonitored", "err", err)
+	}
+	<-a.served
+	a.closeAll()
+	a.log.Info("controller stopped")
+	return nil
+}
+
+func (a *app) closeAll() {
+	if a.server != nil {
+		_ = a.server.Close()
+	}
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = a.http.Shutdown(ctx)
+		cancel()
+	}
+	if a.forks != nil {
+		_ = a.forks.Close()
+	}
+	if a.esl != nil {
+		_ = a.esl.Close()
+	}
+	if a.publisher != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := a.publisher.Close(ctx); err != nil {
+			a.log.Warn("events not flushed to Redis", "err", err)
+		}
+		cancel()
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
+}
+
+func ttsEngine(name string) (tts.Engine, error) {
+	var e tts.Engine
+	var err error
+	switch name {
+	case "", "auto":
+		e, err = tts.Auto()
+	case "flite":
+		e, err = tts.NewFlite("")
+	case "espeak-ng", "espeak":
+		e, err = tts.NewESpeak("")
+	default:
+		return nil, fmt.Errorf("%w: --tts-engine %q (want flite or espeak-ng)", errUsage, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("text to speech: %w (run ./scripts/setup to install flite and espeak-ng)", err)
+	}
+	return tts.NewCached(e, 32<<20), nil
+}
+
+// speaker adapts a tts.Engine to callflow.Synthesizer.
+type speaker struct{ e tts.Engine }
+
+func (s speaker) Synthesize(ctx context.Context, text string) (callflow.Speech, error) {
+	sp, err := s.e.Synthesize(ctx, text)
+	if err != nil {
+		return callflow.Speech{}, err
+	}
+	return callflow.Speech{PCM: sp.PCM(), Rate: sp.Rate}, nil
+}
+
+// logPublisher stands in for Redis when none is configured.
+type logPublisher struct{ log *slog.Logger }
+
+func (p logPublisher) State(id string, s bus.CallState, reason string) error {
+	p.log.Info("event call.state", "call", id, "state", s, "reason", reason)
+	return nil
+}
+func (p logPublisher) Mode(id string, m bus.ModeData) error {
+	p.log.Info("event call.mode", "call", id, "member", m.Member, "mode", m.Mode)
+	return nil
+}
+func (p logPublisher) CoachLine(id string, l bus.CoachLineData) error {
+	p.log.Info("event coach.line", "call", id, "text", l.Text, "source", l.Source)
+	return nil
+}
+func (p logPublisher) Analytics(id string, data any) error {
+	p.log.Info("event analytics", "call", id, "data", data)
+	return nil
+}
