@@ -12,6 +12,7 @@ import (
 
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // logRecorder is a slog handler that keeps messages so tests can count them.
@@ -73,8 +74,13 @@ func newPublisher(t *testing.T, srv *redistest.Server, logs *logRecorder, mod fu
 	if logs == nil {
 		logs = &logRecorder{}
 	}
+	// The publisher retries by itself; go-redis' own retries only slow the test.
+	ro := srv.Options()
+	ro.MaxRetries = -1
+	client := redis.NewClient(ro)
+	t.Cleanup(func() { _ = client.Close() })
 	opts := bus.Options{
-		Client:     srv.Client(),
+		Client:     client,
 		Controller: "ctl-test",
 		Logger:     slog.New(logs),
 		RetryMin:   10 * time.Millisecond,

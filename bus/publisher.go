@@ -15,8 +15,10 @@ import (
 
 // Options configure a Publisher. Only Client is required.
 type Options struct {
-	Client     redis.UniversalClient // not closed by the Publisher
-	Controller string                // this controller's id, stamped on every event
+	// Client is not closed by the Publisher. MaxRetries -1 suits it: the
+	// writer retries with its own backoff and never blocks a caller anyway.
+	Client     redis.UniversalClient
+	Controller string // this controller's id, stamped on every event
 	Logger     *slog.Logger
 
 	QueueSize    int           // events buffered while Redis is slow or away; default 4096
