@@ -16,9 +16,9 @@ import (
 // The defaults work on one machine next to a FreeSWITCH with the files in
 // freeswitch/.
 type config struct {
-	ESLListen      string        // where FreeSWITCH's `socket` app connects to
+	ESLListen      string         // where FreeSWITCH's `socket` app connects to
 	ESLAllow       []netip.Prefix // peers allowed to connect there
-	ESLAddr        string        // FreeSWITCH's inbound event socket
+	ESLAddr        string         // FreeSWITCH's inbound event socket
 	ESLPassword    string
 	ForkListen     string // the analyzer's websocket server
 	ForkURL        string // how FreeSWITCH reaches it (ws://host:port)

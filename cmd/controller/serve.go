@@ -83,7 +83,8 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 
 	var pub callflow.Publisher = logPublisher{log: log}
 	if cfg.RedisAddr != "" {
-		a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+		// No go-redis retries: the publisher retries itself, and must notice an outage fast.
+		a.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, MaxRetries: -1})
 		a.publisher, err = bus.New(bus.Options{Client: a.redis, Controller: cfg.ControllerID, Logger: log})
 		if err != nil {
 			return nil, err
