@@ -1,0 +1,5 @@
+package fakefs
+
+import "log/slog"
+
+func newDefaultMedia(*slog.Logger) mediaEngine { return newClockMedia() }
