@@ -2,7 +2,8 @@ package fakefs
 
 import (
 	"context"
-	"strconv"
+	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ func (f *FS) api(ctx context.Context, c *eslConn, name, args string) (string, fu
 	case "status":
 		return f.status(), nil
 	case "uuid_kill":
-		return f.uuidKill(args), nil
+		return f.uuidKill(args)
 	case "uuid_exists":
 		id, _, _ := strings.Cut(args, " ")
 		_, ok := f.Channel(id)
@@ -65,7 +66,13 @@ func (f *FS) api(ctx context.Context, c *eslConn, name, args string) (string, fu
 			cause = "MANAGER_REQUEST"
 		}
 		f.mu.Lock()
+		chans := make([]*Channel, 0, len(f.channels))
 		for _, ch := range f.channels {
+			chans = append(chans, ch)
+		}
+		// Newest first, as the capture shows for a loopback pair.
+		sort.Slice(chans, func(i, j int) bool { return chans[i].serial > chans[j].serial })
+		for _, ch := range chans {
 			ch.hangupLocked(cause, hangupLocal)
 		}
 		f.mu.Unlock()
@@ -79,22 +86,26 @@ func (f *FS) api(ctx context.Context, c *eslConn, name, args string) (string, fu
 
 func (f *FS) status() string {
 	f.mu.Lock()
-	n := len(f.channels)
+	live, total := len(f.channels), f.sessionID
 	f.mu.Unlock()
-	return "UP 0 years, 0 days, 0 hours, 0 minutes, 1 second, 0 milliseconds, 0 microseconds\n" +
-		"FreeSWITCH (Version 1.11.0 fakefs) is ready\n" +
-		"0 session(s) since startup\n" +
-		strconv.Itoa(n) + " session(s) - peak 0, last 5min 0 \n" +
+	up := time.Since(f.started)
+	return fmt.Sprintf("UP 0 years, %d days, %d hours, %d minutes, %d seconds, %d milliseconds, %d microseconds\n",
+		int(up.Hours())/24, int(up.Hours())%24, int(up.Minutes())%60, int(up.Seconds())%60, up.Milliseconds()%1000, up.Microseconds()%1000) +
+		"FreeSWITCH (Version 1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit) is ready\n" +
+		fmt.Sprintf("%d session(s) since startup\n", total) +
+		fmt.Sprintf("%d session(s) - peak %d, last 5min %d \n", live, live, live) +
 		"0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n" +
 		"1000 session(s) max\n" +
-		"min idle cpu 0.00/100.00\n" +
+		"min idle cpu 0.00/99.23\n" +
 		"Current Stack Size/Max 240K/8192K\n"
 }
 
-func (f *FS) uuidKill(args string) string {
+// uuidKill answers first and hangs up after, as the capture shows (the
+// reply precedes CHANNEL_HANGUP).
+func (f *FS) uuidKill(args string) (string, func()) {
 	fields := strings.Fields(args)
 	if len(fields) == 0 {
-		return "-USAGE: <uuid> [cause]\n"
+		return "-USAGE: <uuid> [cause]\n", nil
 	}
 	cause := "NORMAL_CLEARING"
 	if len(fields) > 1 {
@@ -104,10 +115,13 @@ func (f *FS) uuidKill(args string) string {
 	defer f.mu.Unlock()
 	ch, ok := f.channels[fields[0]]
 	if !ok || ch.hungup {
-		return "-ERR No such channel!\n"
+		return "-ERR No such channel!\n", nil
 	}
-	ch.hangupLocked(cause, hangupLocal)
-	return "+OK\n"
+	return "+OK\n", func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		ch.hangupLocked(cause, hangupLocal)
+	}
 }
 
 // uuidBroadcast plays a file to a channel. Its argument is split on spaces

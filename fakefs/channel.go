@@ -63,6 +63,8 @@ type Channel struct {
 	hungup bool
 
 	lastApp, lastArg string
+	serial           int      // creation order
+	waitFor          *Channel // finish the hangup after this leg's (loopback pair)
 }
 
 type appReq struct {
@@ -178,24 +180,38 @@ func (f *FS) newChannelLocked(s channelSpec) *Channel {
 		dest: s.dest, context: s.context, source: s.source, hitDialplan: s.hitDialplan,
 		created: now, state: s.state, stateNum: s.stateNum, callState: s.callState, answerState: s.answerState,
 		wake: make(chan struct{}, 1), killed: make(chan struct{}), done: make(chan struct{}),
+		serial: f.sessionID,
 	}
+	// The variable order of each direction, as captured.
 	ch.vars.add("direction", s.direction)
 	if s.direction == "outbound" {
 		ch.vars.add("is_outbound", "true")
+		ch.vars.add("uuid", ch.uuid)
+		ch.vars.add("call_uuid", ch.uuid)
+		ch.vars.add("session_id", strconv.Itoa(f.sessionID))
+		ch.addCodecVars()
+		ch.vars.add("channel_name", s.name)
+	} else {
+		ch.vars.add("uuid", ch.uuid)
+		ch.vars.add("session_id", strconv.Itoa(f.sessionID))
+		ch.vars.add("channel_name", s.name)
+		ch.addCodecVars()
 	}
-	ch.vars.add("uuid", ch.uuid)
-	ch.vars.add("call_uuid", ch.uuid)
-	ch.vars.add("session_id", strconv.Itoa(f.sessionID))
+	for _, v := range s.vars {
+		ch.vars.setLast(v.name, v.value)
+	}
+	if s.direction != "outbound" {
+		ch.vars.setLast("call_uuid", ch.uuid)
+	}
+	f.channels[ch.uuid] = ch
+	return ch
+}
+
+func (ch *Channel) addCodecVars() {
 	ch.vars.add("read_codec", "L16")
 	ch.vars.add("read_rate", "8000")
 	ch.vars.add("write_codec", "L16")
 	ch.vars.add("write_rate", "8000")
-	ch.vars.add("channel_name", s.name)
-	for _, v := range s.vars {
-		ch.vars.setLast(v.name, v.value)
-	}
-	f.channels[ch.uuid] = ch
-	return ch
 }
 
 // basicHeadersLocked is switch_channel_event_set_basic_data plus the caller
@@ -333,8 +349,9 @@ func (ch *Channel) hangupLocked(cause string, who hangupInitiator) {
 		ch.socket.disconnectNoticeLocked()
 	}
 	close(ch.killed)
-	if ch.partner != nil {
-		ch.partner.hangupLocked(cause, hangupRemote)
+	if p := ch.partner; p != nil && !p.hungup {
+		p.waitFor = ch
+		p.hangupLocked(cause, hangupRemote)
 	}
 	if !ch.started {
 		ch.startExecutorLocked()
@@ -465,6 +482,15 @@ func (ch *Channel) execute(r *appReq) {
 // finishHangup emits the rest of the hangup and destroys the channel.
 func (ch *Channel) finishHangup() {
 	f := ch.f
+	f.mu.Lock()
+	waitFor := ch.waitFor
+	f.mu.Unlock()
+	if waitFor != nil {
+		select {
+		case <-waitFor.done:
+		case <-f.ctx.Done():
+		}
+	}
 	f.mu.Lock()
 	if ch.socketApp {
 		ch.socketApp = false

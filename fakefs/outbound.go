@@ -47,10 +47,6 @@ func (f *FS) PlaceCall(ctx context.Context, call InboundCall) (*Channel, error) 
 	vars.add("loopback_leg", "B")
 	vars.add("DP_MATCH", "ARRAY::"+call.To+"|:"+call.To)
 	sockArg := call.Socket + " async full"
-	vars.add("current_application_data", sockArg)
-	vars.add("current_application", "socket")
-	host, _, _ := net.SplitHostPort(call.Socket)
-	vars.add("socket_host", host)
 	ch := f.newChannelLocked(channelSpec{
 		name: call.ChannelName, direction: "inbound",
 		cidName: call.FromName, cidNumber: call.From,
@@ -59,6 +55,11 @@ func (f *FS) PlaceCall(ctx context.Context, call InboundCall) (*Channel, error) 
 		state: "CS_EXECUTE", stateNum: 4, callState: "RINGING", answerState: "ringing",
 		vars: vars,
 	})
+	// The dialplan ran up to the socket app.
+	ch.vars.setLast("current_application_data", sockArg)
+	ch.vars.setLast("current_application", "socket")
+	host, _, _ := net.SplitHostPort(call.Socket)
+	ch.vars.setLast("socket_host", host)
 	ch.loopback = strings.HasPrefix(call.ChannelName, "loopback/")
 	ch.socketArg = sockArg
 	ch.leg = f.media.NewLeg(ch.name)

@@ -36,6 +36,7 @@ type FS struct {
 	log      *slog.Logger
 	ln       net.Listener
 	coreUUID string
+	started  time.Time
 	media    mediaEngine
 	ownMedia bool
 
@@ -49,6 +50,7 @@ type FS struct {
 	closed      bool
 	seq         uint64
 	sessionID   int
+	memberSeq   int
 	conns       map[*eslConn]struct{}
 	channels    map[string]*Channel
 	endpoints   map[string]Party
@@ -90,6 +92,7 @@ func Start(opts Options) (*FS, error) {
 		log:         opts.Logger,
 		ln:          ln,
 		coreUUID:    uuid.NewString(),
+		started:     time.Now(),
 		ctx:         ctx,
 		cancel:      cancel,
 		seq:         1000,

@@ -1,0 +1,398 @@
+package fakefs
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The captures live outside the module; the test is skipped where they are
+// not present.
+const captureDir = "/work/shared/freeswitch/captures"
+
+type capBlock struct {
+	dir  string // APP->FS, FS->APP, NOTE, CLOSED
+	ms   int
+	data string
+}
+
+var capHeaderRE = regexp.MustCompile(`^=== (\S+) \+(\d+)ms len=(\d+)\n`)
+
+// parseCapture reads `=== DIRECTION +MS len=BYTES` blocks followed by exactly
+// BYTES bytes (NOTE blocks are followed by a newline).
+func parseCapture(data []byte) ([]capBlock, error) {
+	var out []capBlock
+	for len(data) > 0 {
+		if data[0] == '\n' {
+			data = data[1:]
+			continue
+		}
+		m := capHeaderRE.FindSubmatch(data)
+		if m == nil {
+			return nil, fmt.Errorf("bad block header at %q", data[:min(60, len(data))])
+		}
+		ms, _ := strconv.Atoi(string(m[2]))
+		n, _ := strconv.Atoi(string(m[3]))
+		data = data[len(m[0]):]
+		if n > len(data) {
+			return nil, fmt.Errorf("block of %d bytes runs past the end", n)
+		}
+		out = append(out, capBlock{dir: string(m[1]), ms: ms, data: string(data[:n])})
+		data = data[n:]
+	}
+	return out, nil
+}
+
+func TestParseCapture(t *testing.T) {
+	in := "=== APP->FS +1ms len=6\nexit\n\n=== NOTE +2ms len=2\nhi\n=== FS->APP +3ms len=4\nab\n\n"
+	got, err := parseCapture([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []capBlock{{"APP->FS", 1, "exit\n\n"}, {"NOTE", 2, "hi"}, {"FS->APP", 3, "ab\n\n"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	if _, err := parseCapture([]byte("=== APP->FS +1ms len=60\nexit\n")); err == nil {
+		t.Fatal("short block accepted")
+	}
+}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+var socketRE = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+var digitsRE = regexp.MustCompile(`[0-9]+`)
+
+func normUUIDs(s string) string { return uuidRE.ReplaceAllString(s, "<uuid>") }
+
+// ignoredValue: headers whose values differ by nature (time, sequence,
+// identity of the running switch, measured energy).
+func ignoredValue(name string) bool {
+	switch name {
+	case "Core-UUID", "Event-Sequence", "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp",
+		"Current-Energy", "seconds", "milliseconds", "samples", "Content-Length":
+		return true
+	}
+	return strings.HasSuffix(name, "-Time") || strings.HasSuffix(name, "-Hold") || strings.HasSuffix(name, "-Accum")
+}
+
+// eventKey renders what must match for an event: every non-variable header
+// name in order with its normalised value, and the body.
+func eventKey(h headers, body string) string {
+	var b strings.Builder
+	for _, x := range h {
+		if strings.HasPrefix(x.name, "variable_") {
+			continue
+		}
+		b.WriteString(x.name)
+		if !ignoredValue(x.name) {
+			b.WriteString("=" + socketRE.ReplaceAllString(normUUIDs(x.value), "127.0.0.1:PORT"))
+		}
+		b.WriteByte('\n')
+	}
+	if h.get("Job-Command") == "status" {
+		body = digitsRE.ReplaceAllString(body, "N") // uptime and counters
+	}
+	b.WriteString("BODY:" + normUUIDs(body))
+	return b.String()
+}
+
+func eventLabel(h headers) string {
+	s := h.get("Event-Name")
+	if s == "CUSTOM" {
+		s += " " + h.get("Event-Subclass") + " " + h.get("Action")
+	}
+	return s + " " + h.get("Channel-Name")
+}
+
+func isEvent(fr *frame) bool { return fr.contentType() == "text/event-plain" }
+
+// frameKey is what must match for a frame: events by eventKey, every other
+// frame byte for byte once UUIDs are normalised.
+func frameKey(fr *frame) string {
+	switch {
+	case isEvent(fr):
+		return "EVENT\n" + eventKey(fr.event, fr.evBody)
+	case fr.headers.get("Event-Name") == "CHANNEL_DATA":
+		return "CHANNEL_DATA\n" + eventKey(fr.event, "")
+	}
+	return "RAW\n" + normUUIDs(fr.raw)
+}
+
+func label(fr *frame) string {
+	if isEvent(fr) || len(fr.event) > 0 {
+		return eventLabel(fr.event)
+	}
+	return fmt.Sprintf("%q", fr.raw)
+}
+
+type captureCase struct {
+	file      string
+	endpoints map[string]Party
+	outbound  bool
+	// beforeExpect runs before the block at index i is expected.
+	beforeExpect func(t *testing.T, i int, b capBlock, call *Channel)
+}
+
+// farEndHangsUp makes the caller hang up when the capture shows a
+// CHANNEL_HANGUP no command of ours caused.
+func farEndHangsUp(cause string) func(*testing.T, int, capBlock, *Channel) {
+	done := false
+	return func(t *testing.T, i int, b capBlock, call *Channel) {
+		if !done && strings.Contains(b.data, "Event-Name: CHANNEL_HANGUP\n") {
+			done = true
+			call.Hangup(cause)
+		}
+	}
+}
+
+func TestCaptures(t *testing.T) {
+	if _, err := os.Stat(captureDir); err != nil {
+		t.Skipf("captures not available: %v", err)
+	}
+	cases := []captureCase{
+		{file: "esl-inbound2.txt", endpoints: map[string]Party{
+			"loopback/6002/lab": {Behaviour: Busy},
+			"loopback/6001/lab": {Behaviour: NoAnswer},
+		}},
+		{file: "esl-inbound3.txt", endpoints: map[string]Party{
+			"loopback/6001/lab": {Behaviour: NoAnswer},
+		}},
+		{file: "esl-outbound2.txt", outbound: true, beforeExpect: farEndHangsUp("NORMAL_CLEARING")},
+		{file: "esl-outbound3.txt", outbound: true},
+		{file: "esl-outbound4-hangup-queued.txt", outbound: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile(filepath.Join(captureDir, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocks, err := parseCapture(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replayCapture(t, tc, blocks)
+		})
+	}
+}
+
+// captureOptions make the fake look like the captured switch so that
+// lengths and values line up.
+var captureOptions = Options{Hostname: "vm", IPv4: "192.0.2.2", IPv6: "fd00::2"}
+
+func replayCapture(t *testing.T, tc captureCase, blocks []capBlock) {
+	f := startFS(t, captureOptions)
+	for dial, p := range tc.endpoints {
+		f.AddEndpoint(dial, p)
+	}
+	ctx := testCtx(t, 30*time.Second)
+	var c *rawClient
+	var call *Channel
+	uuids := map[string]string{}
+	if tc.outbound {
+		c, call = placeCapturedCall(t, ctx, f, blocks)
+	} else {
+		c = dialRaw(t, f.ESLAddr())
+	}
+	for i := 0; i < len(blocks); i++ {
+		b := blocks[i]
+		switch b.dir {
+		case "APP->FS":
+			c.write(uuidRE.ReplaceAllStringFunc(b.data, func(u string) string {
+				if m, ok := uuids[u]; ok {
+					return m
+				}
+				return u
+			}))
+		case "NOTE":
+		case "CLOSED":
+			if strings.HasPrefix(b.data, "EOF") {
+				if fr, err := c.next(ctx); err == nil {
+					t.Fatalf("block %d: capture shows FreeSWITCH closing; the fake sent %s", i, label(fr))
+				}
+			}
+			return
+		case "FS->APP":
+			// Events FreeSWITCH emits from several threads may come in
+			// another order: match a run of consecutive frames as a set.
+			j := i
+			for j < len(blocks) && blocks[j].dir == "FS->APP" {
+				j++
+			}
+			want := make([]*frame, 0, j-i)
+			for _, wb := range blocks[i:j] {
+				fr, err := readRawFrame(bufioReader(wb.data))
+				if err != nil {
+					t.Fatalf("block %d: capture frame: %v", i, err)
+				}
+				want = append(want, fr)
+			}
+			got := make([]*frame, 0, len(want))
+			for k := range want {
+				if tc.beforeExpect != nil {
+					tc.beforeExpect(t, i+k, blocks[i+k], call)
+				}
+				fr, err := c.next(ctx)
+				if err != nil {
+					var gl []string
+					for _, g := range got {
+						gl = append(gl, label(g))
+					}
+					t.Fatalf("block %d: waiting for %d frames (%s ...): got %d (%s): %v", i, len(want), label(want[len(got)]), len(got), strings.Join(gl, " | "), err)
+				}
+				got = append(got, fr)
+			}
+			compareFrames(t, i, want, got, uuids)
+			if t.Failed() {
+				return
+			}
+			i = j - 1
+		}
+	}
+}
+
+// compareFrames checks got against want as ordered where the order is the
+// same and as a multiset otherwise; per-channel order is checked too.
+func compareFrames(t *testing.T, at int, want, got []*frame, uuids map[string]string) {
+	t.Helper()
+	wk := make([]string, len(want))
+	gk := make([]string, len(got))
+	for i := range want {
+		wk[i], gk[i] = frameKey(want[i]), frameKey(got[i])
+	}
+	ws, gs := append([]string(nil), wk...), append([]string(nil), gk...)
+	sort.Strings(ws)
+	sort.Strings(gs)
+	for i := range ws {
+		if ws[i] != gs[i] {
+			var wl, gl []string
+			for k := range want {
+				wl = append(wl, label(want[k]))
+				gl = append(gl, label(got[k]))
+			}
+			t.Errorf("block %d: frames differ\nwant: %s\ngot:  %s\nfirst difference:\n%s", at, strings.Join(wl, " | "), strings.Join(gl, " | "), diffKeys(ws[i], gs[i]))
+			return
+		}
+	}
+	// Per channel, events keep the capture's order.
+	perChan := func(keys []string, frames []*frame) map[string][]string {
+		m := map[string][]string{}
+		for i, fr := range frames {
+			if n := fr.event.get("Channel-Name"); n != "" {
+				m[n] = append(m[n], keys[i])
+			}
+		}
+		return m
+	}
+	// Learn which of the fake's UUIDs stands for which captured one, so
+	// later commands can name the fake's channels.
+	used := make([]bool, len(got))
+	for i := range want {
+		for j := range got {
+			if !used[j] && wk[i] == gk[j] {
+				used[j] = true
+				if len(want[i].event) > 0 {
+					for _, h := range want[i].event {
+						if uuidRE.MatchString(h.value) && got[j].event.has(h.name) {
+							uuids[h.value] = got[j].event.get(h.name)
+						}
+					}
+				} else if wu, gu := uuidRE.FindAllString(want[i].raw, -1), uuidRE.FindAllString(got[j].raw, -1); len(wu) == len(gu) {
+					for k := range wu {
+						uuids[wu[k]] = gu[k]
+					}
+				}
+				break
+			}
+		}
+	}
+	wm, gm := perChan(wk, want), perChan(gk, got)
+	for name, seq := range wm {
+		if fmt.Sprint(seq) != fmt.Sprint(gm[name]) {
+			t.Errorf("block %d: events of %s in another order than the capture", at, name)
+		}
+	}
+}
+
+func diffKeys(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := 0; i < max(len(al), len(bl)); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			return fmt.Sprintf("line %d: want %q got %q (in %q)", i, x, y, strings.SplitN(a, "\n", 3)[:2])
+		}
+	}
+	return "(equal)"
+}
+
+// placeCapturedCall plays the switch's part of `socket … async full`: the
+// fake dials a listener of ours that stands in for the controller.
+func placeCapturedCall(t *testing.T, ctx context.Context, f *FS, blocks []capBlock) (*rawClient, *Channel) {
+	t.Helper()
+	var data *frame
+	for _, b := range blocks {
+		if b.dir == "FS->APP" && strings.HasPrefix(b.data, "Event-Name: CHANNEL_DATA") {
+			fr, err := readRawFrame(bufioReader(b.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = fr
+			break
+		}
+	}
+	if data == nil {
+		t.Fatal("no CHANNEL_DATA in the capture")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err == nil {
+			accepted <- nc
+		}
+		close(accepted)
+	}()
+	call, err := f.PlaceCall(ctx, InboundCall{
+		From:    data.event.get("Channel-Caller-ID-Number"),
+		To:      data.event.get("Channel-Destination-Number"),
+		Context: data.event.get("Channel-Context"),
+		Socket:  ln.Addr().String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case nc, ok := <-accepted:
+		if !ok {
+			t.Fatal("accept failed")
+		}
+		return newRawClient(t, nc), call
+	case <-ctx.Done():
+		t.Fatal("the fake did not dial the outbound socket")
+	}
+	return nil, nil
+}
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
