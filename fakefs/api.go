@@ -377,16 +377,17 @@ func (f *FS) originate(ctx context.Context, args string) (string, func()) {
 		f.mu.Unlock()
 		return "-ERR ORIGINATOR_CANCEL\n", nil
 	}
-	a.state, a.stateNum = "CS_EXECUTE", 4
+	// States as captured: the A leg answers while consuming media, the B
+	// leg while executing its dialplan.
+	a.state, a.stateNum = "CS_CONSUME_MEDIA", 7
 	if b != nil {
 		b.state, b.stateNum = "CS_EXECUTE", 4
 	}
 	a.answerLocked()
 	if b != nil {
 		b.answerLocked()
-		b.leg = nil
 	}
-	a.callState = "ACTIVE"
+	a.state, a.stateNum, a.callState = "CS_EXECUTE", 4, "ACTIVE"
 	// After the originate the A leg shows the callee as its caller.
 	a.cidName, a.cidNumber, a.calleeName, a.calleeNumber = "Outbound Call", calleeNum, "", cidNum
 	a.hitDialplan = true

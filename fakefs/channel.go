@@ -325,7 +325,9 @@ func (ch *Channel) answerLocked() {
 	ch.answeredAt = time.Now()
 	ch.answerState = "answered"
 	ch.emitLocked("CHANNEL_ANSWER", callAnswer)
-	ch.callState = "ACTIVE"
+	if ch.callState != "DOWN" {
+		ch.callState = "ACTIVE"
+	}
 }
 
 // hangupLocked starts the hangup: CHANNEL_HANGUP now, the rest when the

@@ -1,7 +1,6 @@
 package fakefs
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -260,14 +259,15 @@ func (f *FS) removeMemberLocked(m *member) {
 		c.mc.Remove(m.id)
 	}
 	if c.floor == m {
-		var next *member
-		for _, o := range c.members {
-			if o != m && !o.gone && o.canSpeak {
-				next = o
-				break
-			}
-		}
-		f.setFloorLocked(c, next)
+		// As captured: the floor is released with Old-ID and New-ID both
+		// "none"; it moves again when someone talks.
+		c.floor = nil
+		e := confEvent(callFloor)
+		c.confHeaders(f, &e.headers)
+		e.headers.add("Action", "floor-change")
+		e.headers.add("Old-ID", "none")
+		e.headers.add("New-ID", "none")
+		f.emitLocked(e)
 	}
 	m.gone = true
 	f.emitMemberLocked(m, callMemberDel, "del-member")
@@ -631,56 +631,57 @@ func fileTiming(h *headers, d time.Duration) {
 	h.add("samples", strconv.FormatInt(d.Milliseconds()*8, 10))
 }
 
-// jsonList renders json_list like mod_conference (cJSON_Print: tabs).
+// jsonList renders json_list like mod_conference (cJSON_Print).
 func (c *conference) jsonList() string {
-	type flags struct {
-		CanHear   bool `json:"can_hear"`
-		CanSee    bool `json:"can_see"`
-		CanSpeak  bool `json:"can_speak"`
-		Hold      bool `json:"hold"`
-		MuteDet   bool `json:"mute_detect"`
-		Talking   bool `json:"talking"`
-		HasVideo  bool `json:"has_video"`
-		VidBridge bool `json:"video_bridge"`
-		HasFloor  bool `json:"has_floor"`
-		IsMod     bool `json:"is_moderator"`
-		EndConf   bool `json:"end_conference"`
-		MandEnd   bool `json:"mandatory_member_end_conference"`
-		PassDig   bool `json:"pass_digits"`
-	}
-	type jmember struct {
-		Type      string `json:"type"`
-		ID        int    `json:"id"`
-		Flags     flags  `json:"flags"`
-		UUID      string `json:"uuid"`
-		CIDName   string `json:"caller_id_name"`
-		CIDNumber string `json:"caller_id_number"`
-		JoinTime  int    `json:"join_time"`
-		LastTalk  int    `json:"last_talking"`
-		Energy    int    `json:"energy"`
-		VolIn     int    `json:"volume_in"`
-		VolOut    int    `json:"volume_out"`
-		OutVol    int    `json:"output-volume"`
-		InVol     int    `json:"input-volume"`
-	}
-	var ms []jmember
+	var members []any
 	for i := len(c.members) - 1; i >= 0; i-- {
 		m := c.members[i]
 		if m.gone {
 			continue
 		}
-		ms = append(ms, jmember{
-			Type: "caller", ID: m.id, UUID: m.ch.uuid, CIDName: m.ch.cidName, CIDNumber: m.ch.cidNumber,
-			JoinTime: int(time.Since(m.joined).Seconds()), Energy: 100,
-			Flags: flags{CanHear: m.canHear, CanSee: true, CanSpeak: m.canSpeak, Talking: m.talking,
-				HasFloor: c.floor == m, IsMod: m.flags["moderator"], EndConf: m.flags["endconf"]},
+		members = append(members, jobj{
+			{"type", "caller"},
+			{"id", m.id},
+			{"flags", jobj{
+				{"can_hear", m.canHear}, {"can_see", true}, {"can_speak", m.canSpeak}, {"hold", false},
+				{"mute_detect", false}, {"talking", m.talking}, {"has_video", false}, {"video_bridge", false},
+				{"has_floor", c.floor == m}, {"is_moderator", m.flags["moderator"]}, {"end_conference", m.flags["endconf"]},
+				{"mandatory_member_end_conference", m.flags["mandatory_member_endconf"]}, {"pass_digits", false},
+			}},
+			{"uuid", m.ch.uuid},
+			{"caller_id_name", m.ch.cidName},
+			{"caller_id_number", m.ch.cidNumber},
+			{"join_time", int(time.Since(m.joined).Seconds())},
+			{"last_talking", 0},
+			{"energy", 100},
+			{"volume_in", 0},
+			{"volume_out", 0},
+			{"output-volume", 0},
+			{"input-volume", 0},
 		})
 	}
-	out := []map[string]any{{
-		"conference_name": c.name, "member_count": c.size(), "ghost_count": 0, "rate": 8000,
-		"run_time": int(time.Since(c.created).Seconds()), "conference_uuid": c.uuid,
-		"members": ms,
-	}}
-	b, _ := json.MarshalIndent(out, "", "\t")
-	return string(b)
+	conf := jobj{
+		{"conference_name", c.name},
+		{"member_count", c.size()},
+		{"ghost_count", 0},
+		{"rate", 8000},
+		{"run_time", int(time.Since(c.created).Seconds())},
+		{"conference_uuid", c.uuid},
+		{"canvas_count", 0},
+		{"max_bw_in", 0},
+		{"force_bw_in", 0},
+		{"video_floor_packets", 0},
+	}
+	for _, fl := range []struct {
+		k string
+		v bool
+	}{
+		{"locked", false}, {"destruct", false}, {"wait_mod", false}, {"audio_always", false}, {"running", true},
+		{"answered", true}, {"enforce_min", true}, {"bridge_to", false}, {"dynamic", true}, {"exit_sound", true},
+		{"enter_sound", true}, {"recording", false}, {"video_bridge", false}, {"video_floor_only", false}, {"video_rfc4579", false},
+	} {
+		conf = append(conf, jkv{fl.k, fl.v})
+	}
+	conf = append(conf, jkv{"variables", jobj{}}, jkv{"members", members})
+	return cjsonPrint([]any{conf})
 }

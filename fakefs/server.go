@@ -25,6 +25,9 @@ type Options struct {
 	// SpeakPerChar is how long the speak app talks per character of text
 	// (no TTS in the fake: it plays silence); default 60 ms, as flite did.
 	SpeakPerChar time.Duration
+	// FirstMemberID is the first conference member id handed out
+	// (FreeSWITCH counts members per process); default 1.
+	FirstMemberID int
 	// Media is the audio engine; default: a new one from fakefs/media,
 	// closed by Close. Tests inject their own through this field.
 	Media mediaEngine
@@ -96,6 +99,7 @@ func Start(opts Options) (*FS, error) {
 		ctx:         ctx,
 		cancel:      cancel,
 		seq:         1000,
+		memberSeq:   max(opts.FirstMemberID, 1) - 1,
 		conns:       map[*eslConn]struct{}{},
 		channels:    map[string]*Channel{},
 		endpoints:   map[string]Party{},
