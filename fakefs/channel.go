@@ -47,7 +47,6 @@ type Channel struct {
 	// Application queue; guarded by f.mu.
 	queue        []*appReq
 	running      *appReq
-	runningDone  chan struct{}
 	wake         chan struct{}
 	hangupOnIdle bool // originate &app: the channel ends when its app ends
 	started      bool

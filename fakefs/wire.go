@@ -18,17 +18,6 @@ type headers []header
 
 func (h *headers) add(name, value string) { *h = append(*h, header{name, value}) }
 
-// set replaces name in place or appends it.
-func (h *headers) set(name, value string) {
-	for i := range *h {
-		if (*h)[i].name == name {
-			(*h)[i].value = value
-			return
-		}
-	}
-	h.add(name, value)
-}
-
 // setLast deletes name and appends it, as FreeSWITCH's channel variables do
 // when a variable is set again (it moves to the end).
 func (h *headers) setLast(name, value string) {
@@ -63,8 +52,6 @@ func (h headers) has(name string) bool {
 	}
 	return false
 }
-
-func (h headers) clone() headers { return append(headers(nil), h...) }
 
 // urlUnsafe is switch_url_encode's set of characters that get escaped
 // (besides control characters and non-ASCII bytes).
