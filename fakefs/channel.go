@@ -513,12 +513,13 @@ func (ch *Channel) finishHangup() {
 	f.emitLocked(e)
 	sock := ch.socket
 	var lingerFor time.Duration
-	lingerForever := false
+	lingering, lingerForever := false, false
 	if sock != nil {
 		if !ch.noticeEarly {
 			sock.disconnectNoticeLocked()
 		}
-		if sock.linger {
+		lingering = sock.linger
+		if lingering {
 			if sock.lingerSecs < 0 {
 				lingerForever = true
 			}
@@ -528,7 +529,7 @@ func (ch *Channel) finishHangup() {
 	f.mu.Unlock()
 
 	if sock != nil {
-		if sock.linger {
+		if lingering {
 			// The socket stays open for the remaining events, then
 			// FreeSWITCH says goodbye and closes it.
 			var timeout <-chan time.Time
