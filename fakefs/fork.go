@@ -56,7 +56,7 @@ func (f *FS) uuidAudioFork(args string) string {
 			return forkFailed
 		}
 		fk, err := leg.StartFork(forkOptions{
-			URL: url, Mix: mix, SampleRate: sampleRate, Metadata: metadata, User: user, Pass: pass,
+			URL: url, Mix: mix, SampleRate: sampleRate, Metadata: metadata, User: user, Pass: pass, ChannelUUID: ch.uuid,
 			Events: f.forkEvents(ch),
 		})
 		if err != nil {

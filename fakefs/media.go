@@ -55,7 +55,9 @@ type forkOptions struct {
 	SampleRate int
 	Metadata   string
 	User, Pass string
-	Events     forkEvents
+	// ChannelUUID names playAudio files as mod_audio_fork does.
+	ChannelUUID string
+	Events      forkEvents
 }
 
 type forkEvents struct {

@@ -179,9 +179,9 @@ func (c *Conference) Close() {
 // Talking detection: FreeSWITCH's energy-level default 100 on a 0..32767
 // scale of mean absolute sample, with a little hysteresis.
 const (
-	talkEnergy    = 300
-	talkHangover  = 10 // frames below before stop-talking
-	talkAttack    = 2  // frames above before start-talking
+	talkEnergy   = 300
+	talkHangover = 10 // frames below before stop-talking
+	talkAttack   = 2  // frames above before start-talking
 )
 
 // mix computes what every member hears this frame (legs have read their

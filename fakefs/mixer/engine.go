@@ -146,6 +146,7 @@ type Leg struct {
 	heard    []int16
 	recs     []*Recording
 	forks    []*Fork
+	allForks []*Fork // for their playAudio files, removed when the leg goes
 	closed   bool
 }
 
@@ -197,8 +198,8 @@ func (l *Leg) Close() {
 		return
 	}
 	l.closed = true
-	conf, forks := l.conf, l.forks
-	l.forks = nil
+	conf, forks, all := l.conf, l.forks, l.allForks
+	l.forks, l.allForks = nil, nil
 	recs := l.recs
 	l.recs = nil
 	l.mu.Unlock()
@@ -208,6 +209,9 @@ func (l *Leg) Close() {
 	l.StopPlayback()
 	for _, f := range forks {
 		f.hangup()
+	}
+	for _, f := range all {
+		f.RemoveFiles()
 	}
 	for _, r := range recs {
 		r.Stop()

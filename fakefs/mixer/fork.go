@@ -101,6 +101,7 @@ func (l *Leg) StartFork(o ForkOptions) (*Fork, error) {
 		return nil, fmt.Errorf("%w: channel gone", ErrForkArgs)
 	}
 	l.forks = append(l.forks, f)
+	l.allForks = append(l.allForks, f)
 	l.mu.Unlock()
 	l.e.forks.Add(1)
 	go f.run()

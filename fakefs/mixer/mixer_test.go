@@ -49,7 +49,7 @@ func loadToneMatrix(t *testing.T) []measured {
 
 const (
 	callerID, agentID, supervisorID = 23, 24, 25
-	amplitude                        = 7194
+	amplitude                       = 7194
 )
 
 // scenario sets the conference up the way the capture did.
