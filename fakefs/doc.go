@@ -14,7 +14,7 @@
 // fake and compares.
 //
 // Audio goes through a small mediaEngine interface (media.go) implemented by
-// fakefs/media.
+// fakefs/mixer.
 //
 // Everything the fake runs is owned by the *FS: Close stops accepting, ends
 // every connection and channel and waits for all goroutines.

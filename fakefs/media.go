@@ -1,9 +1,6 @@
 package fakefs
 
 import (
-	"context"
-	"errors"
-	"sync"
 	"time"
 )
 
@@ -72,86 +69,6 @@ type mediaFork interface {
 	SendText(text string) error
 	Stop(text string) error
 }
-
-var errNoMedia = errors.New("fakefs: no media engine")
-
-// clockMedia is a stand-in engine without audio: playbacks last as long as
-// their source says, conferences mix nothing, forks fail. It is used until
-// fakefs/media is wired in, and by protocol tests.
-type clockMedia struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-func newClockMedia() *clockMedia {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &clockMedia{ctx: ctx, cancel: cancel}
-}
-
-func (m *clockMedia) NewLeg(string) mediaLeg               { return &clockLeg{m: m} }
-func (m *clockMedia) NewConference(string) mediaConference { return &clockConf{m: m} }
-func (m *clockMedia) OpenFile(path string) (Source, error) {
-	return silenceFor(500 * time.Millisecond), nil
-}
-func (m *clockMedia) Close() error {
-	m.cancel()
-	m.wg.Wait()
-	return nil
-}
-
-// playFor calls done after the source has run out (at most a minute).
-func (m *clockMedia) playFor(s Source, stop <-chan struct{}, done func()) {
-	frame := make([]int16, 320)
-	n := 0
-	for n < 3000 && s.Read(frame) {
-		n++
-	}
-	t := time.NewTimer(time.Duration(n) * 20 * time.Millisecond)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-stop:
-		case <-m.ctx.Done():
-		}
-		if done != nil {
-			done()
-		}
-	}()
-}
-
-type clockLeg struct {
-	m    *clockMedia
-	stop chan struct{}
-}
-
-func (l *clockLeg) SetSource(Source) {}
-func (l *clockLeg) Play(s Source, done func()) {
-	l.stop = make(chan struct{})
-	l.m.playFor(s, l.stop, done)
-}
-func (l *clockLeg) StopPlayback() {
-	if l.stop != nil {
-		close(l.stop)
-		l.stop = nil
-	}
-}
-func (l *clockLeg) StartFork(forkOptions) (mediaFork, error) { return nil, errNoMedia }
-func (l *clockLeg) Close()                                   { l.StopPlayback() }
-
-type clockConf struct{ m *clockMedia }
-
-func (c *clockConf) Add(mediaLeg, int, bool, bool)     {}
-func (c *clockConf) Remove(int)                        {}
-func (c *clockConf) SetCanSpeak(int, bool)             {}
-func (c *clockConf) SetCanHear(int, bool)              {}
-func (c *clockConf) Relate(int, int, relation)         {}
-func (c *clockConf) OnTalking(func(int, bool))         {}
-func (c *clockConf) Close()                            {}
-func (c *clockConf) Play(s Source, _ int, done func()) { c.m.playFor(s, nil, done) }
 
 // silence is a finite Source of silence.
 type silence struct{ frames int }
