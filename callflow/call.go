@@ -81,6 +81,10 @@ func (c *Call) Info() Info {
 		in.Members = c.conf.Members()
 		in.CoachMode = c.conf.CoachMode()
 	}
+	if c.pipeline != nil {
+		snap, st := c.pipeline.Snapshot(), c.pipeline.Stats()
+		in.Analysis, in.Pipeline = &snap, &st
+	}
 	return in
 }
 
@@ -282,7 +286,7 @@ func (c *Call) dialAgent(ctx context.Context, vars map[string]string, join *esl.
 			return 0, "caller hung up while the agent was ringing"
 		case <-join.Done():
 			c.killAgent(agent, result)
-			return 0, "caller left the conference while the agent was ringing"
+			return 0, c.leftConference(join) + " while the agent was ringing"
 		case <-ctx.Done():
 			c.killAgent(agent, result)
 			return 0, "controller shutting down"
@@ -377,7 +381,7 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 		case <-c.hungUp:
 			return "caller hung up", false
 		case <-join.Done():
-			return "caller left the conference", false
+			return c.leftConference(join), false
 		case <-c.sock.Done():
 			c.log.Error("lost the call's event socket; the call continues in FreeSWITCH unmonitored", "err", c.sock.Err())
 			return "esl_socket_lost", true
@@ -407,6 +411,17 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 			}
 		}
 	}
+}
+
+// leftConference says why the caller's conference app ended: its
+// CHANNEL_EXECUTE_COMPLETE carries Answer-State: hangup when the caller hung
+// up (that event can be read before the watcher has seen CHANNEL_HANGUP).
+func (c *Call) leftConference(join *esl.Execution) string {
+	ev, err := join.Result()
+	if c.isHungUp() || (err == nil && ev.Get("Answer-State") == "hangup") {
+		return "caller hung up"
+	}
+	return "caller left the conference"
 }
 
 func (c *Call) conferenceEvent(ev *esl.Event) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/tts"
 )
 
 // Config is what a deployment chooses.
@@ -67,15 +68,9 @@ func (c *Config) defaults() {
 	}
 }
 
-// Speech is synthesised audio: 16-bit little-endian mono PCM.
-type Speech struct {
-	PCM  []byte
-	Rate int // 8000 or 16000
-}
-
-// Synthesizer turns text into speech (package tts).
+// Synthesizer turns text into speech (a tts.Engine, usually tts.Cached).
 type Synthesizer interface {
-	Synthesize(ctx context.Context, text string) (Speech, error)
+	Synthesize(ctx context.Context, text string) (*tts.Speech, error)
 }
 
 // Publisher reports what happens (package bus); it must never block.

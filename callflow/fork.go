@@ -54,6 +54,7 @@ func (c *Call) startFork(ctx context.Context) bool {
 				}
 				c.mu.Lock()
 				c.fork, c.pipeline, c.unregisterFork = sess, p, unregister
+				c.mu.Unlock()
 				c.log.Info("audio fork connected")
 				return true
 			case "connect_failed":
@@ -170,7 +171,7 @@ func (c *Call) speakToAgent(ctx context.Context, source, rule string, priority i
 		c.mu.Lock()
 		c.coaching, c.pendingCue = true, cu
 		c.mu.Unlock()
-		if err := fork.PlayAudio(ctx, streaming.Audio{PCM: sp.PCM, SampleRate: sp.Rate}, text); err != nil {
+		if err := fork.PlayAudio(ctx, streaming.Audio{PCM: sp.PCM(), SampleRate: sp.Rate}, text); err != nil {
 			c.mu.Lock()
 			c.coaching, c.pendingCue = false, cueNone
 			c.mu.Unlock()

@@ -3,7 +3,6 @@ package callflow
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,9 +12,11 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/streaming"
 )
 
 // Errors a supervisor's request can get.
@@ -44,6 +45,9 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Pipeline.Logger == nil {
+		cfg.Pipeline.Logger = deps.Logger
 	}
 	if cfg.MediaDir == "" {
 		cfg.MediaDir = filepath.Join(os.TempDir(), "callcoach")
@@ -81,6 +85,9 @@ type Info struct {
 	Conference  string
 	Members     []conference.Member
 	CoachMode   conference.Mode
+	// Analysis is the analyzer's latest measures; nil while not analysed.
+	Analysis *analysis.Snapshot
+	Pipeline *streaming.PipelineStats
 }
 
 // Calls lists the live calls.
@@ -107,6 +114,15 @@ func (m *Manager) call(id string) (*Call, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownCall, id)
 	}
 	return c, nil
+}
+
+// Call describes one live call.
+func (m *Manager) Call(id string) (Info, error) {
+	c, err := m.call(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return c.Info(), nil
 }
 
 // AddMonitor dials a supervisor's phone into a call; it joins muted (spy) and
@@ -161,31 +177,9 @@ func (m *Manager) prompt(ctx context.Context, text string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("callflow: synthesise prompt: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, wav(sp), 0o644); err != nil {
-		return "", fmt.Errorf("callflow: write prompt: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := sp.WriteWAVFile(path); err != nil {
 		return "", fmt.Errorf("callflow: write prompt: %w", err)
 	}
 	return path, nil
 }
 
-// wav wraps mono PCM16 in a RIFF header.
-func wav(sp Speech) []byte {
-	b := make([]byte, 44+len(sp.PCM))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+len(sp.PCM)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], uint32(sp.Rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(sp.Rate*2))
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(len(sp.PCM)))
-	copy(b[44:], sp.PCM)
-	return b
-}

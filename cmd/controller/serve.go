@@ -124,7 +124,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ForkURL:           cfg.ForkURL,
 		MediaDir:          cfg.MediaDir,
 		CoachMode:         mode,
-	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: speaker{engine}, Bus: pub, Logger: log})
+	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func (a *app) closeAll() {
 	}
 }
 
-func ttsEngine(name string) (tts.Engine, error) {
+func ttsEngine(name string) (*tts.Cached, error) {
 	var e tts.Engine
 	var err error
 	switch name {
@@ -227,17 +227,6 @@ func ttsEngine(name string) (tts.Engine, error) {
 		return nil, fmt.Errorf("text to speech: %w (run ./scripts/setup to install flite and espeak-ng)", err)
 	}
 	return tts.NewCached(e, 32<<20), nil
-}
-
-// speaker adapts a tts.Engine to callflow.Synthesizer.
-type speaker struct{ e tts.Engine }
-
-func (s speaker) Synthesize(ctx context.Context, text string) (callflow.Speech, error) {
-	sp, err := s.e.Synthesize(ctx, text)
-	if err != nil {
-		return callflow.Speech{}, err
-	}
-	return callflow.Speech{PCM: sp.PCM(), Rate: sp.Rate}, nil
 }
 
 // logPublisher stands in for Redis when none is configured.

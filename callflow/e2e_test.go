@@ -1,0 +1,179 @@
+package callflow_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callcoach/callcoach/analysis"
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/conference"
+	"github.com/callcoach/callcoach/fakefs"
+	"github.com/callcoach/callcoach/fakefs/mixer"
+)
+
+// hears reports which of the parties' tones a recording holds.
+func hears(pcm []int16) map[string]bool {
+	return map[string]bool{
+		"caller":     mixer.Level(pcm, mixer.Rate, 440) > 3000,
+		"agent":      mixer.Level(pcm, mixer.Rate, 880) > 3000,
+		"supervisor": mixer.Level(pcm, mixer.Rate, 1300) > 3000,
+	}
+}
+
+// absent checks that a tone is really absent (not merely quiet).
+func absent(pcm []int16, freq float64) bool { return mixer.Level(pcm, mixer.Rate, freq) < 100 }
+
+// The design's hearing matrix: who hears the monitor in each mode.
+var matrix = map[conference.Mode]map[string]map[string]bool{
+	conference.Spy: {
+		"caller":     {"agent": true},
+		"agent":      {"caller": true},
+		"supervisor": {"caller": true, "agent": true},
+	},
+	conference.Whisper: {
+		"caller":     {"agent": true},
+		"agent":      {"caller": true, "supervisor": true},
+		"supervisor": {"caller": true, "agent": true},
+	},
+	conference.Barge: {
+		"caller":     {"agent": true, "supervisor": true},
+		"agent":      {"caller": true, "supervisor": true},
+		"supervisor": {"caller": true, "agent": true},
+	},
+}
+
+var toneOf = map[string]float64{"caller": 440, "agent": 880, "supervisor": 1300}
+
+func TestMonitoredCallHearingMatrixAndCoaching(t *testing.T) {
+	h := newHarness(t, callflow.Config{Greeting: "Hello.", CoachMode: conference.Whisper})
+	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer, RingFor: 200 * time.Millisecond, Source: mixer.Tone(880, amplitude)})
+	h.fs.AddEndpoint("user/9001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(1300, amplitude)})
+
+	// The customer stays quiet until the agent has started talking, then
+	// talks over the agent: the overtalk coaching rule's trigger.
+	voice := mixer.NewSwitchable(nil)
+	caller := h.call("5001", voice)
+	id, _ := h.state(bus.StateConnected)
+	agent := h.channelWith("cc_role", "agent")
+
+	// A supervisor's phone joins in spy.
+	sup, err := h.mgr.AddMonitor(h.ctx, id, "alice", "user/9001", conference.Spy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supervisor := h.channelWith("cc_role", "monitor")
+	// The analyzer must have heard the agent alone before the customer
+	// starts, so the customer is the one talking over.
+	waitUntil(h.ctx, t, "the analyzer to hear the agent talking alone", func() bool {
+		in, err := h.mgr.Call(id)
+		return err == nil && in.Analysis != nil && in.Analysis.Sides[analysis.Agent].Talking && in.Analysis.Elapsed > 500*time.Millisecond
+	})
+	voice.Set(mixer.Tone(440, amplitude))
+
+	legs := map[string]*fakefs.Channel{"caller": caller, "agent": agent, "supervisor": supervisor}
+	for _, mode := range []conference.Mode{conference.Spy, conference.Whisper, conference.Barge, conference.Spy, conference.Barge, conference.Whisper} {
+		if err := h.mgr.SetMode(h.ctx, id, sup, mode); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		// Confirmed by FreeSWITCH's replies: what is heard from the next
+		// frame on must be the matrix.
+		recs := map[string]*mixer.Recording{}
+		for name, ch := range legs {
+			r, err := ch.Record()
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs[name] = r
+		}
+		for name, r := range recs {
+			if err := r.WaitFrames(h.ctx, 25); err != nil {
+				t.Fatal(err)
+			}
+			r.Stop()
+			pcm := r.Heard()[:25*mixer.FrameSamples]
+			got := hears(pcm)
+			for other, f := range toneOf {
+				if other == name {
+					continue
+				}
+				want := matrix[mode][name][other]
+				if got[other] != want || (!want && !absent(pcm, f)) {
+					t.Errorf("%s: %s hears %s = %v (level %.0f), want %v", mode, name, other, got[other], mixer.Level(pcm, mixer.Rate, f), want)
+				}
+			}
+		}
+	}
+
+	// The customer has been talking over the agent: the coach whispers to
+	// the agent alone.
+	if err := h.mgr.SetMode(h.ctx, id, sup, conference.Spy); err != nil {
+		t.Fatal(err)
+	}
+	agentRec, _ := agent.Record()
+	callerRec, _ := caller.Record()
+	defer func() {
+		if t.Failed() {
+			in, _ := h.mgr.Call(id)
+			t.Logf("call info: %+v\nanalysis: %+v\npipeline: %+v", in, in.Analysis, in.Pipeline)
+		}
+	}()
+	line := h.next("a coaching line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
+	var cl bus.CoachLineData
+	if err := line.DecodeData(&cl); err != nil || cl.Source != "ai" || cl.Rule == "" || cl.Text == "" {
+		t.Fatalf("coach line %+v %v", cl, err)
+	}
+	n := agentRec.Frames()
+	if err := agentRec.WaitFrames(h.ctx, n+50); err != nil {
+		t.Fatal(err)
+	}
+	if err := callerRec.WaitFrames(h.ctx, callerRec.Frames()+1); err != nil {
+		t.Fatal(err)
+	}
+	speechAgent := extraEnergy(agentRec.Heard()[n*mixer.FrameSamples:], 440)
+	speechCaller := extraEnergy(callerRec.Heard(), 880)
+	if speechAgent < 500 {
+		t.Errorf("the agent did not hear the coaching line (energy beyond the caller's tone %.0f)", speechAgent)
+	}
+	if speechCaller > 100 {
+		t.Errorf("the caller heard the coaching line (energy beyond the agent's tone %.0f)", speechCaller)
+	}
+
+	// The customer hangs up: everything ends.
+	caller.Hangup("NORMAL_CLEARING")
+	_, closed := h.state(bus.StateClosed)
+	if !strings.Contains(closed.Reason, "caller hung up") {
+		t.Errorf("closed: %q", closed.Reason)
+	}
+	h.noChannelsLeft()
+}
+
+// extraEnergy is the largest RMS, over 100 ms windows, of what pcm holds
+// beyond one pure tone: speech mixed in shows up, the tone alone does not.
+func extraEnergy(pcm []int16, tone float64) float64 {
+	const win = 1600
+	best := 0.0
+	for i := 0; i+win <= len(pcm); i += win {
+		w := pcm[i : i+win]
+		total, t := mixer.RMS(w), mixer.Level(w, mixer.Rate, tone)
+		if x := total*total - t*t; x > best*best {
+			best = sqrtf(x)
+		}
+	}
+	return best
+}
+
+func sqrtf(x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	z := x
+	for range 40 {
+		z = (z + x/z) / 2
+	}
+	return z
+}
+
+var _ = fmt.Sprint
