@@ -2,7 +2,6 @@ package callflow_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
