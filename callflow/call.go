@@ -431,8 +431,19 @@ func (c *Call) conferenceEvent(ev *esl.Event) string {
 	c.mu.Unlock()
 	switch ce.Action {
 	case "del-member":
+		// The first to leave decides the reason: with endconf the other
+		// one's del-member follows.
+		if ce.ChannelUUID == c.sock.UUID() {
+			if c.isHungUp() || ev.Get("Answer-State") == "hangup" {
+				return "caller hung up"
+			}
+			return "caller left the conference"
+		}
 		if ce.ChannelUUID == agent {
-			return "agent hung up"
+			if ev.Get("Answer-State") == "hangup" {
+				return "agent hung up"
+			}
+			return "agent left the conference"
 		}
 		if conf != nil {
 			conf.Leave(ce.MemberID)
