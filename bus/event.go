@@ -77,6 +77,7 @@ type CoachLineData struct {
 	Source   string `json:"source"`         // "ai" or the supervisor's name
 	Rule     string `json:"rule,omitempty"` // the coaching rule that fired
 	Priority int    `json:"priority,omitempty"`
+	HeardBy  string `json:"heard_by,omitempty"` // "agent" (whisper) or "everyone" (barge)
 }
 
 // Errors returned by the package; test them with errors.Is.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/callcoach/callcoach/analysis"
 	"log/slog"
 	"strings"
 	"sync"
@@ -32,16 +33,24 @@ type Call struct {
 
 	hungUp   chan struct{} // closed on the caller's CHANNEL_HANGUP
 	hangOnce sync.Once
-	forkEv   chan esl.AudioForkEvent
-	confEv   *esl.Subscription
+	// completed is closed on CHANNEL_HANGUP_COMPLETE, the last event the
+	// call needs; ended when the flow is over (the watcher stops handing
+	// fork events to it).
+	completed    chan struct{}
+	completeOnce sync.Once
+	ended        chan struct{}
+	forkEv       chan esl.AudioForkEvent
+	confEv       *esl.Subscription
 
-	mu        sync.Mutex
-	state     bus.CallState
-	conf      *conference.Conference
-	agentUUID string
-	monitors  map[string]int // channel uuid → member id, supervisors
-	fork      *streaming.Session
-	pipeline  *streaming.Pipeline
+	mu         sync.Mutex
+	state      bus.CallState
+	conf       *conference.Conference
+	agentUUID  string
+	monitors   map[string]int // channel uuid → member id, supervisors
+	names      map[int]string // member id → supervisor's name
+	coachLines int            // coaching lines played
+	fork       *streaming.Session
+	pipeline   *streaming.Pipeline
 	// unregisterFork withdraws the fork's registration (its token).
 	unregisterFork func()
 	coaching       bool // a line is on its way to the agent
@@ -59,15 +68,18 @@ type cue struct {
 func newCall(m *Manager, sock *esl.Call) *Call {
 	id := uuid.NewString()
 	return &Call{
-		m:        m,
-		sock:     sock,
-		id:       id,
-		name:     "cc-" + id,
-		log:      m.log.With("call", id, "channel", sock.UUID()),
-		hungUp:   make(chan struct{}),
-		forkEv:   make(chan esl.AudioForkEvent, 16),
-		state:    bus.StatePending,
-		monitors: make(map[string]int),
+		m:         m,
+		sock:      sock,
+		id:        id,
+		name:      "cc-" + id,
+		log:       m.log.With("call", id, "channel", sock.UUID()),
+		hungUp:    make(chan struct{}),
+		completed: make(chan struct{}),
+		ended:     make(chan struct{}),
+		forkEv:    make(chan esl.AudioForkEvent, 16),
+		state:     bus.StatePending,
+		monitors:  make(map[string]int),
+		names:     make(map[int]string),
 	}
 }
 
@@ -116,12 +128,16 @@ func (c *Call) watch(done chan<- struct{}) {
 			c.hangOnce.Do(func() { close(c.hungUp) })
 		case ev.Name() == "CHANNEL_HANGUP_COMPLETE" && ev.UUID() == c.sock.UUID():
 			c.hangOnce.Do(func() { close(c.hungUp) })
+			c.completeOnce.Do(func() { close(c.completed) })
 		}
 		if n, ok := ev.Disconnect(); ok && n.Disposition == esl.DispositionLinger {
 			c.hangOnce.Do(func() { close(c.hungUp) })
 		}
 		if af, ok := ev.AudioFork(); ok {
-			c.forkEv <- af
+			select {
+			case c.forkEv <- af:
+			case <-c.ended:
+			}
 		}
 	}
 }
@@ -141,9 +157,21 @@ func (c *Call) run(ctx context.Context) {
 	go c.watch(watched)
 	reason, release := c.flow(ctx, vars)
 	c.close(reason, release)
+	close(c.ended)
 	c.confEv.Close()
-	// The socket closes when the handler returns; the watcher then ends.
-	<-c.sock.Done()
+	if !release {
+		// FreeSWITCH keeps the channel until this socket closes (its listener
+		// holds a read lock on the session through the linger): let go as
+		// soon as CHANNEL_HANGUP_COMPLETE is in, not after the linger.
+		t := time.NewTimer(c.m.cfg.Linger)
+		select {
+		case <-c.completed:
+		case <-c.sock.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	_ = c.sock.Close()
 	<-watched
 }
 
@@ -376,15 +404,26 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 	if p := c.currentPipeline(); p != nil {
 		suggestions = p.Suggestions()
 	}
+	// Live analytics for dashboards; the stream lets a consumer that was
+	// down catch up, the summary on CLOSED has the final figures.
+	tick := time.NewTicker(c.m.cfg.AnalyticsEvery)
+	defer tick.Stop()
 	for {
 		select {
+		case <-tick.C:
+			if p := c.currentPipeline(); p != nil {
+				c.publishAnalytics(p.Snapshot(), false)
+			}
 		case <-c.hungUp:
 			return "caller hung up", false
 		case <-join.Done():
+			// A lost socket ends the execution too: that is not the caller leaving.
+			if _, err := join.Result(); err != nil && errors.Is(err, esl.ErrClosed) && !c.isHungUp() {
+				return c.socketLost()
+			}
 			return c.leftConference(join), false
 		case <-c.sock.Done():
-			c.log.Error("lost the call's event socket; the call continues in FreeSWITCH unmonitored", "err", c.sock.Err())
-			return "esl_socket_lost", true
+			return c.socketLost()
 		case <-ctx.Done():
 			return "controller shutting down", true
 		case ev, ok := <-c.confEv.C():
@@ -407,10 +446,17 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 			}
 			if _, err := c.speakToAgent(ctx, "ai", s.Rule, s.Priority, s.Line); err != nil {
 				c.log.Warn("coaching line not delivered", "rule", s.Rule, "err", err)
-				c.currentPipeline().Finished()
+				if p := c.currentPipeline(); p != nil {
+					p.Finished()
+				}
 			}
 		}
 	}
+}
+
+func (c *Call) socketLost() (string, bool) {
+	c.log.Error("lost the call's event socket; the call continues in FreeSWITCH unmonitored", "err", c.sock.Err())
+	return "esl_socket_lost", true
 }
 
 // leftConference says why the caller's conference app ended: its
@@ -450,9 +496,11 @@ func (c *Call) conferenceEvent(ev *esl.Event) string {
 		}
 		c.mu.Lock()
 		if _, ok := c.monitors[ce.ChannelUUID]; ok {
+			name := c.names[ce.MemberID]
 			delete(c.monitors, ce.ChannelUUID)
+			delete(c.names, ce.MemberID)
 			c.mu.Unlock()
-			c.publishMode("supervisor", ce.MemberID, "off")
+			c.publishMode(name, ce.MemberID, "off")
 			return ""
 		}
 		c.mu.Unlock()
@@ -506,9 +554,7 @@ func (c *Call) close(reason string, release bool) {
 	if p != nil {
 		_ = p.Close()
 		snap := p.Snapshot()
-		if err := c.m.deps.Bus.Analytics(c.id, snap); err != nil {
-			c.log.Warn("publish analytics", "err", err)
-		}
+		c.publishAnalytics(snap, true)
 	}
 	if fork != nil {
 		if _, err := c.m.deps.Switch.API(ctx, "uuid_audio_fork "+c.sock.UUID()+" stop"); err != nil && !isGone(err) {
@@ -541,4 +587,21 @@ func isGone(err error) bool {
 func forkMetadata(callID string) string {
 	b, _ := json.Marshal(map[string]string{"callId": callID})
 	return string(b)
+}
+
+// Analytics is the data of a call's analytics events: the analyzer's
+// measures and the coaching given so far.
+type Analytics struct {
+	Measures   analysis.Snapshot `json:"measures"`
+	CoachLines int               `json:"coach_lines"`
+	Final      bool              `json:"final"` // the call has ended
+}
+
+func (c *Call) publishAnalytics(s analysis.Snapshot, final bool) {
+	c.mu.Lock()
+	a := Analytics{Measures: s, CoachLines: c.coachLines, Final: final}
+	c.mu.Unlock()
+	if err := c.m.deps.Bus.Analytics(c.id, a); err != nil {
+		c.log.Warn("publish analytics", "err", err)
+	}
 }

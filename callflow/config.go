@@ -39,6 +39,9 @@ type Config struct {
 	// ForkConnectTimeout bounds the wait for mod_audio_fork::connect.
 	ForkConnectTimeout time.Duration
 	Pipeline           streaming.PipelineConfig
+	// AnalyticsEvery is how often a connected call's measures are published
+	// (default 5 s); the final ones always are, on CLOSED.
+	AnalyticsEvery time.Duration
 }
 
 func (c *Config) defaults() {
@@ -62,6 +65,9 @@ func (c *Config) defaults() {
 	}
 	if c.ForkConnectTimeout <= 0 {
 		c.ForkConnectTimeout = 5 * time.Second
+	}
+	if c.AnalyticsEvery <= 0 {
+		c.AnalyticsEvery = 5 * time.Second
 	}
 	if c.ForkPathPrefix == "" {
 		c.ForkPathPrefix = streaming.DefaultPathPrefix

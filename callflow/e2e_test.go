@@ -122,7 +122,7 @@ func TestMonitoredCallHearingMatrixAndCoaching(t *testing.T) {
 	}()
 	line := h.next("a coaching line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
 	var cl bus.CoachLineData
-	if err := line.DecodeData(&cl); err != nil || cl.Source != "ai" || cl.Rule == "" || cl.Text == "" {
+	if err := line.DecodeData(&cl); err != nil || cl.Source != "ai" || cl.HeardBy != "agent" || cl.Rule == "" || cl.Text == "" {
 		t.Fatalf("coach line %+v %v", cl, err)
 	}
 	n := agentRec.Frames()
@@ -148,6 +148,43 @@ func TestMonitoredCallHearingMatrixAndCoaching(t *testing.T) {
 		t.Errorf("closed: %q", closed.Reason)
 	}
 	h.noChannelsLeft()
+
+	// What dashboards saw on Redis, in order.
+	// The coaching line comes when the audio triggers it, anywhere among
+	// the mode switches; everything else is in the order it happened.
+	seq, analytics := h.sequence(id)
+	var ordered, coached []string
+	for i, ev := range seq {
+		if strings.HasPrefix(ev, "coach ") {
+			coached = append(coached, ev)
+			if i < 3 {
+				t.Errorf("coaching before CONNECTED: %q", seq)
+			}
+			continue
+		}
+		ordered = append(ordered, ev)
+	}
+	want := []string{"state PENDING", "state ANSWERED", "state CONNECTED", "mode ai whisper", "mode alice spy",
+		"mode alice spy", "mode alice whisper", "mode alice barge", "mode alice spy", "mode alice barge", "mode alice whisper",
+		"mode alice spy", "state CLOSED"}
+	if fmt.Sprint(ordered) != fmt.Sprint(want) {
+		t.Errorf("published sequence\n got %q\nwant %q", ordered, want)
+	}
+	if fmt.Sprint(coached) != fmt.Sprint([]string{"coach ai agent"}) {
+		t.Errorf("coaching events %q, want one line from the AI heard by the agent", coached)
+	}
+	if len(analytics) == 0 || !analytics[len(analytics)-1].Final {
+		t.Fatalf("analytics events %+v: want the final one last", analytics)
+	}
+	final := analytics[len(analytics)-1]
+	if m := final.Measures; m.Customer.TalkMS < 1000 || m.Agent.TalkMS < 1000 || m.OvertalkMS < 2000 || final.CoachLines != 1 {
+		t.Errorf("final analytics %+v: want both sides talking, the overtalk that triggered coaching, one coaching line", final)
+	}
+	// The stream holds the same, for a consumer that was not listening.
+	stream, err := bus.ReadAnalytics(h.ctx, h.redis.Client(), id, "", 100)
+	if err != nil || len(stream) != len(analytics) {
+		t.Fatalf("analytics stream: %d entries, %v; published %d", len(stream), err, len(analytics))
+	}
 }
 
 // extraEnergy is the largest RMS, over 100 ms windows, of what pcm holds
@@ -175,5 +212,3 @@ func sqrtf(x float64) float64 {
 	}
 	return z
 }
-
-var _ = fmt.Sprint

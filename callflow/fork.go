@@ -135,17 +135,18 @@ func (c *Call) playCue(ctx context.Context, cu cue, file string) {
 	if err != nil || audience == conference.HeardByNobody {
 		if err != nil {
 			c.log.Warn("coaching line not played", "err", err)
+		} else {
+			c.log.Info("coaching line held back: the coach is in spy", "text", cu.text)
 		}
 		c.coachDone()
+		return
 	}
 	latency := time.Duration(0)
 	if !cu.at.IsZero() {
 		latency = time.Since(cu.at)
 	}
 	c.log.Info("coaching line played", "text", cu.text, "heard_by", audience, "latency", latency)
-	if err := c.m.deps.Bus.CoachLine(c.id, bus.CoachLineData{Text: cu.text, Source: cu.source, Rule: cu.rule, Priority: cu.priority}); err != nil {
-		c.log.Warn("publish coach line", "err", err)
-	}
+	c.publishCoachLine(bus.CoachLineData{Text: cu.text, Source: cu.source, Rule: cu.rule, Priority: cu.priority, HeardBy: string(audience)})
 }
 
 // speakToAgent sends a coaching line: over the fork as playAudio when the
@@ -187,9 +188,7 @@ func (c *Call) speakToAgent(ctx context.Context, source, rule string, priority i
 	if err != nil {
 		return audience, err
 	}
-	if err := c.m.deps.Bus.CoachLine(c.id, bus.CoachLineData{Text: text, Source: source, Rule: rule, Priority: priority}); err != nil {
-		c.log.Warn("publish coach line", "err", err)
-	}
+	c.publishCoachLine(bus.CoachLineData{Text: text, Source: source, Rule: rule, Priority: priority, HeardBy: string(audience)})
 	return audience, nil
 }
 
@@ -230,6 +229,7 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 	}
 	c.mu.Lock()
 	c.monitors[leg] = id
+	c.names[id] = name
 	c.mu.Unlock()
 	if mode != conference.Spy {
 		if err := conf.SetMode(ctx, id, mode); err != nil {
@@ -257,6 +257,21 @@ func (c *Call) setMode(ctx context.Context, memberID int, mode conference.Mode) 
 	if err := conf.SetMode(ctx, memberID, mode); err != nil {
 		return err
 	}
-	c.publishMode("supervisor", memberID, mode)
+	c.mu.Lock()
+	name := c.names[memberID]
+	c.mu.Unlock()
+	if name == "" {
+		name = "supervisor"
+	}
+	c.publishMode(name, memberID, mode)
 	return nil
+}
+
+func (c *Call) publishCoachLine(l bus.CoachLineData) {
+	c.mu.Lock()
+	c.coachLines++
+	c.mu.Unlock()
+	if err := c.m.deps.Bus.CoachLine(c.id, l); err != nil {
+		c.log.Warn("publish coach line", "err", err)
+	}
 }

@@ -33,6 +33,7 @@ type harness struct {
 	fs     *fakefs.FS
 	redis  *redistest.Server
 	events *bus.Subscription
+	all    *bus.Subscription // every event, for asserting whole sequences
 	mgr    *callflow.Manager
 	srv    *esl.Server
 	addr   string
@@ -74,6 +75,10 @@ func newHarness(t *testing.T, cfg callflow.Config) *harness {
 		t.Fatal(err)
 	}
 	h.events, err = bus.Subscribe(ctx, h.redis.Client(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.all, err = bus.Subscribe(ctx, h.redis.Client(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +126,7 @@ func newHarness(t *testing.T, cfg callflow.Config) *harness {
 		client.Close()
 		h.fs.Close()
 		h.events.Close()
+		h.all.Close()
 		pub.Close(context.Background())
 		if t.Failed() {
 			t.Logf("controller log:\n%s", h.logs.String())
@@ -280,3 +286,57 @@ func (p *cutProxy) close() {
 	p.wg.Wait()
 }
 
+// sequence reads every event of call id published on Redis up to CLOSED,
+// as short strings ("state PENDING", "mode alice whisper", "coach ai agent",
+// "analytics"), and the analytics events' data.
+func (h *harness) sequence(id string) (seq []string, analytics []analyticsWire) {
+	h.t.Helper()
+	for {
+		ev, err := h.all.Next(h.ctx)
+		if err != nil {
+			h.t.Fatalf("reading the event sequence: %v (so far %q)", err, seq)
+		}
+		if ev.CallID != id {
+			continue
+		}
+		switch ev.Type {
+		case bus.TypeCallState:
+			var d bus.StateData
+			_ = ev.DecodeData(&d)
+			seq = append(seq, "state "+string(d.State))
+			if d.State == bus.StateClosed {
+				return seq, analytics
+			}
+		case bus.TypeCallMode:
+			var d bus.ModeData
+			_ = ev.DecodeData(&d)
+			seq = append(seq, "mode "+d.Member+" "+d.Mode)
+		case bus.TypeCoachLine:
+			var d bus.CoachLineData
+			_ = ev.DecodeData(&d)
+			seq = append(seq, "coach "+d.Source+" "+d.HeardBy)
+		case bus.TypeAnalytics:
+			var a analyticsWire
+			if err := ev.DecodeData(&a); err != nil {
+				h.t.Errorf("analytics event does not decode: %v", err)
+			}
+			analytics = append(analytics, a)
+		}
+	}
+}
+
+// analyticsWire is what a dashboard reads from an analytics event.
+type analyticsWire struct {
+	Measures struct {
+		ElapsedMS  int64 `json:"elapsed_ms"`
+		OvertalkMS int64 `json:"overtalk_ms"`
+		Customer   struct {
+			TalkMS int64 `json:"talk_ms"`
+		} `json:"customer"`
+		Agent struct {
+			TalkMS int64 `json:"talk_ms"`
+		} `json:"agent"`
+	} `json:"measures"`
+	CoachLines int  `json:"coach_lines"`
+	Final      bool `json:"final"`
+}

@@ -182,4 +182,3 @@ func (m *Manager) prompt(ctx context.Context, text string) (string, error) {
 	}
 	return path, nil
 }
-

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/percipia/eslgo/command"
@@ -44,9 +45,10 @@ type Client struct {
 	conn      *Conn
 	connected chan struct{} // closed while conn is usable; replaced on loss
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closing atomic.Bool // Close said exit: the connection's end is ours
 }
 
 // Dial connects and authenticates. The first connection must succeed, so a
@@ -144,6 +146,9 @@ func (cl *Client) supervise(c *Conn) {
 			_ = c.Close()
 			return
 		}
+		if cl.closing.Load() {
+			return
+		}
 		cl.mu.Lock()
 		cl.conn = nil
 		cl.connected = make(chan struct{})
@@ -229,6 +234,7 @@ func (cl *Client) Subscribe(filter func(*Event) bool) *Subscription {
 // Close says `exit` to FreeSWITCH (briefly: a dead peer does not hold it up),
 // ends the connection and stops reconnecting; subscriptions are closed.
 func (cl *Client) Close() error {
+	cl.closing.Store(true)
 	cl.mu.Lock()
 	c := cl.conn
 	cl.mu.Unlock()

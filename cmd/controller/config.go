@@ -44,7 +44,7 @@ func defaultConfig() config {
 		ESLAddr:        "127.0.0.1:8021",
 		ESLPassword:    "ClueCon",
 		ForkListen:     "127.0.0.1:8099",
-		ForkURL:        "ws://127.0.0.1:8099",
+		ForkURL:        "", // ws://<fork-listen>
 		RedisAddr:      "127.0.0.1:6379",
 		AgentDial:      "user/${destination_number}",
 		Profile:        "callcoach",
@@ -87,7 +87,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.ESLAddr, "esl-addr", "FreeSWITCH's inbound event socket (host:port)")
 	str(&c.ESLPassword, "esl-password", "password of the inbound event socket")
 	str(&c.ForkListen, "fork-listen", "address of the analyzer's websocket server for mod_audio_fork")
-	str(&c.ForkURL, "fork-url", "base ws:// URL FreeSWITCH uses to reach --fork-listen")
+	str(&c.ForkURL, "fork-url", "base ws:// URL FreeSWITCH uses to reach --fork-listen (default ws://<fork-listen>; set it when FreeSWITCH is on another host)")
 	str(&c.RedisAddr, "redis-addr", "Redis for events, analytics and the call registry (empty: none)")
 	str(&c.AgentDial, "agent-dial", "dial-string template for the agent; ${destination_number} and ${caller_id_number} are replaced")
 	str(&c.Profile, "conference-profile", "mod_conference profile for coached calls")

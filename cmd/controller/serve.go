@@ -41,7 +41,7 @@ func serveCommand(ctx context.Context, stopSignals func(), args []string, stderr
 		return fmt.Errorf("%w: serve takes flags only, not %q", errUsage, fs.Args())
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	app, err := start(ctx, cfg, log)
+	app, err := start(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}
@@ -62,9 +62,12 @@ type app struct {
 	publisher *bus.Publisher
 	redis     *redis.Client
 	manager   *callflow.Manager
+	eslAddr   net.Addr // where FreeSWITCH's `socket` app connects
 }
 
-func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+// start wires and starts every part. observe, if set, wraps the publisher
+// (the demo prints the timeline from it).
+func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callflow.Publisher) callflow.Publisher) (*app, error) {
 	mode, err := conference.ParseMode(cfg.CoachMode)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --coach-mode: %w", errUsage, err)
@@ -98,6 +101,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	} else {
 		log.Warn("no --redis-addr: events and analytics are only logged")
 	}
+	if observe != nil {
+		pub = observe(pub)
+	}
 
 	a.esl, err = dialFreeSWITCH(ctx, cfg, log)
 	if err != nil {
@@ -114,6 +120,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	a.httpDone = make(chan error, 1)
 	go func() { a.httpDone <- a.http.Serve(ln) }()
+	if cfg.ForkURL == "" {
+		cfg.ForkURL = "ws://" + ln.Addr().String()
+	}
 
 	a.manager, err = callflow.New(callflow.Config{
 		AgentDial:         cfg.AgentDial,
@@ -134,6 +143,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.eslAddr = addr
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.server.Serve(context.WithoutCancel(ctx)) }()
 	log.Info("controller ready", "esl_listen", addr, "freeswitch", cfg.ESLAddr, "fork_listen", ln.Addr(), "fork_url", cfg.ForkURL, "redis", cfg.RedisAddr, "coach_mode", mode)

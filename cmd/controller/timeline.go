@@ -50,16 +50,26 @@ func (t *timeline) Mode(id string, m bus.ModeData) error {
 }
 
 func (t *timeline) CoachLine(id string, l bus.CoachLineData) error {
-	t.printf("call %s  coaching  %q (from %s, rule %s)", short(id), l.Text, l.Source, l.Rule)
+	from := l.Source
+	if l.Rule != "" {
+		from += ", rule " + l.Rule
+	}
+	t.printf("call %s  coaching  %q (%s) → played to %s", short(id), l.Text, from, map[string]string{"agent": "the agent only", "everyone": "everyone"}[l.HeardBy])
 	return t.forward(func(p callflow.Publisher) error { return p.CoachLine(id, l) })
 }
 
 func (t *timeline) Analytics(id string, data any) error {
-	if s, ok := data.(analysis.Snapshot); ok {
+	if a, ok := data.(callflow.Analytics); ok {
+		s := a.Measures
 		cust, agent := s.Sides[analysis.Customer], s.Sides[analysis.Agent]
-		t.printf("call %s  analysis  %s analysed: customer talked %s, agent %s (agent share %.0f%%), overtalk %s, longest silence %s",
-			short(id), s.Elapsed.Round(time.Millisecond*100), cust.TalkTime.Round(time.Millisecond*100), agent.TalkTime.Round(time.Millisecond*100),
-			100*s.AgentShare, s.OvertalkTotal.Round(time.Millisecond*100), s.LongestSilence.Round(time.Millisecond*100))
+		what := "analysis "
+		if a.Final {
+			what = "final    "
+		}
+		r := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+		t.printf("call %s  %s %s heard: customer talked %s, agent %s (agent share %.0f%%); overtalk %s (customer interrupted %d×, agent %d×); longest silence %s; coaching lines %d",
+			short(id), what, r(s.Elapsed), r(cust.TalkTime), r(agent.TalkTime), 100*s.AgentShare, r(s.OvertalkTotal),
+			cust.Interruptions, agent.Interruptions, r(s.LongestSilence), a.CoachLines)
 	}
 	return t.forward(func(p callflow.Publisher) error { return p.Analytics(id, data) })
 }
