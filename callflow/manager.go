@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/bus"
@@ -181,4 +182,47 @@ func (m *Manager) prompt(ctx context.Context, text string) (string, error) {
 		return "", fmt.Errorf("callflow: write prompt: %w", err)
 	}
 	return path, nil
+}
+
+// Stats are counters over the live calls, for monitoring and load tests.
+type Stats struct {
+	Calls      int    `json:"calls"`
+	Connected  int    `json:"connected"`
+	Analysed   int    `json:"analysed"` // calls whose audio reaches the analyzer now
+	Frames     uint64 `json:"frames"`
+	LostFrames uint64 `json:"lost_frames"`
+	// LatenessMaxMS is the worst delay, over the live calls, from a frame's
+	// arrival to the start of its analysis.
+	LatenessMaxMS float64 `json:"lateness_max_ms"`
+	CoachLines    int     `json:"coach_lines"`
+}
+
+// Stats sums the live calls' counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.calls))
+	for _, c := range m.calls {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	var s Stats
+	for _, c := range calls {
+		c.mu.Lock()
+		s.Calls++
+		if c.state == bus.StateConnected {
+			s.Connected++
+		}
+		s.CoachLines += c.coachLines
+		p := c.pipeline
+		c.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		st := p.Stats()
+		s.Analysed++
+		s.Frames += st.Frames
+		s.LostFrames += st.LostFrames
+		s.LatenessMaxMS = max(s.LatenessMaxMS, float64(st.LatenessMax)/float64(time.Millisecond))
+	}
+	return s
 }

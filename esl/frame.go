@@ -111,7 +111,10 @@ func newFrameReader(r io.Reader, limits Limits) *frameReader {
 		fr.stall = &stallReader{conn: c, timeout: fr.limits.StallTimeout}
 		r = fr.stall
 	}
-	fr.br = bufio.NewReaderSize(r, 64<<10)
+	// 4 KiB holds a typical event (≈2.5 KiB); longer header lines are
+	// assembled across reads (ErrBufferFull below), so this only bounds
+	// memory per connection, which matters at thousands of calls.
+	fr.br = bufio.NewReaderSize(r, 4<<10)
 	return fr
 }
 

@@ -83,3 +83,13 @@ func (s *silence) Read(frame []int16) bool {
 	s.frames--
 	return true
 }
+
+// MediaFrames is how many 20 ms media ticks the fake has run: a load test
+// compares it with the wall clock to know the fake itself kept real time
+// (its clock skips ticks it cannot keep up with). 0 for media without a clock.
+func (f *FS) MediaFrames() uint64 {
+	if c, ok := f.media.(interface{ Frames() uint64 }); ok {
+		return c.Frames()
+	}
+	return 0
+}

@@ -94,3 +94,5 @@ func (ch *Channel) SetSource(s Source) error {
 	leg.SetSource(s)
 	return nil
 }
+
+func (m *mixerMedia) Frames() uint64 { return m.e.Frames() }

@@ -92,10 +92,10 @@ func NewRegistry(opts Options) *Registry {
 	}
 	r.upgrader = websocket.Upgrader{
 		HandshakeTimeout: opts.HandshakeTimeout,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  &sync.Pool{},
-		Subprotocols:     []string{Subprotocol},
+		// Zero sizes: reuse the HTTP server's buffers from the hijack instead
+		// of 8 KiB more per call; writes (playAudio only) share a pool.
+		WriteBufferPool: &sync.Pool{},
+		Subprotocols:    []string{Subprotocol},
 		// FreeSWITCH sends Origin http://127.0.0.1 whatever its host; the
 		// per-call token is the authentication.
 		CheckOrigin: func(*http.Request) bool { return true },

@@ -34,6 +34,7 @@ type config struct {
 	ShutdownGrace  time.Duration
 	LogLevel       slog.Level
 	ControllerID   string
+	Pprof          bool // Go profiles under /debug/pprof/ on --fork-listen
 }
 
 func defaultConfig() config {
@@ -99,6 +100,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")
 	str(&c.ControllerID, "controller-id", "this controller's name in published events")
+	fs.BoolVar(&c.Pprof, "pprof", envOr("pprof", "") == "true", "serve Go profiles under /debug/pprof/ on --fork-listen (keep that address private)")
 	fs.Func("log-level", "debug, info, warn or error", func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) })
 	if v, ok := env("log-level"); ok {
 		_ = c.LogLevel.UnmarshalText([]byte(v))

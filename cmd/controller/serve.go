@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -117,9 +120,12 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	}
 	mux := http.NewServeMux()
 	mux.Handle(streaming.DefaultPathPrefix, a.forks)
+	mux.HandleFunc("GET /status", a.status)
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	a.httpDone = make(chan error, 1)
-	go func() { a.httpDone <- a.http.Serve(ln) }()
 	if cfg.ForkURL == "" {
 		cfg.ForkURL = "ws://" + ln.Addr().String()
 	}
@@ -137,6 +143,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	if err != nil {
 		return nil, err
 	}
+
+	a.httpDone = make(chan error, 1)
+	go func() { a.httpDone <- a.http.Serve(ln) }()
 
 	a.server = &esl.Server{Allow: cfg.ESLAllow, Handler: a.manager.Handle, Logger: log}
 	addr, err := a.server.Listen(cfg.ESLListen)
@@ -257,4 +266,22 @@ func (p logPublisher) CoachLine(id string, l bus.CoachLineData) error {
 func (p logPublisher) Analytics(id string, data any) error {
 	p.log.Info("event analytics", "call", id, "data", data)
 	return nil
+}
+
+// status reports the live calls' counters as JSON (GET /status on
+// --fork-listen), for monitoring and the load tool.
+func (a *app) status(w http.ResponseWriter, _ *http.Request) {
+	if a.manager == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		callflow.Stats
+		Goroutines int    `json:"goroutines"`
+		HeapBytes  uint64 `json:"heap_bytes"`
+		StackBytes uint64 `json:"stack_bytes"`
+	}{a.manager.Stats(), runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse})
 }
