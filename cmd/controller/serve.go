@@ -66,6 +66,7 @@ type app struct {
 	redis     *redis.Client
 	manager   *callflow.Manager
 	eslAddr   net.Addr // where FreeSWITCH's `socket` app connects
+	httpAddr  string   // the analyzer's websocket and /status
 }
 
 // start wires and starts every part. observe, if set, wraps the publisher
@@ -126,8 +127,9 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	a.httpAddr = ln.Addr().String()
 	if cfg.ForkURL == "" {
-		cfg.ForkURL = "ws://" + ln.Addr().String()
+		cfg.ForkURL = "ws://" + a.httpAddr
 	}
 
 	a.manager, err = callflow.New(callflow.Config{

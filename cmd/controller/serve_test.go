@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/fakefs"
+	"github.com/callcoach/callcoach/fakefs/mixer"
+)
+
+// serve's wiring against the fake: a call connects and is analysed, GET
+// /status reports it, and a shutdown whose grace runs out releases the call
+// — it goes on in FreeSWITCH — instead of hanging it up.
+func TestServeShutdownReleasesLiveCalls(t *testing.T) {
+	fs, err := fakefs.Start(fakefs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	fs.AddEndpoint("user/1001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, 7000)})
+
+	cfg := defaultConfig()
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.register(fset)
+	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
+		"--redis-addr", "", "--greeting", "", "--media-dir", t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusURL := "http://" + a.httpAddr + "/status"
+
+	caller, err := fs.PlaceCall(ctx, fakefs.InboundCall{From: "5551234", To: "1001", Socket: a.eslAddr.String(), Source: mixer.Tone(440, 7000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st callflow.Stats
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for st.Analysed != 1 || st.Frames < 10 {
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatalf("the call was not connected and analysed: %+v", st)
+		}
+		resp, err := http.Get(statusURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.Calls != 1 || st.Connected != 1 {
+		t.Fatalf("status %+v, want one connected call", st)
+	}
+
+	if err := a.shutdown(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fs.Channel(caller.UUID()); !ok {
+		t.Fatal("shutdown hung up the live call; it should have been released")
+	}
+	if _, err := http.Get(statusURL); err == nil {
+		t.Error("the status endpoint still answers after shutdown")
+	}
+	caller.Hangup("NORMAL_CLEARING")
+}
