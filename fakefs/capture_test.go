@@ -5,19 +5,16 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callcoach/callcoach/internal/capture"
 )
 
-// The captures live outside the module; the test is skipped where they are
-// not present.
-const captureDir = "/work/shared/freeswitch/captures"
 
 type capBlock struct {
 	dir  string // APP->FS, FS->APP, NOTE, CLOSED
@@ -177,9 +174,6 @@ func farEndHangsUp(cause string) func(*testing.T, int, capBlock, *Channel) {
 }
 
 func TestCaptures(t *testing.T) {
-	if _, err := os.Stat(captureDir); err != nil {
-		t.Skipf("captures not available: %v", err)
-	}
 	cases := []captureCase{
 		{file: "esl-inbound1.txt", endpoints: map[string]Party{
 			"loopback/7440/lab": {Behaviour: Answer},
@@ -203,7 +197,7 @@ func TestCaptures(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
-			data, err := os.ReadFile(filepath.Join(captureDir, tc.file))
+			data, err := capture.Raw(tc.file) // the captures, embedded in the module
 			if err != nil {
 				t.Fatal(err)
 			}

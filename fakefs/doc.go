@@ -3,7 +3,7 @@
 //
 // It speaks the event-socket wire format itself (it must not import the
 // project's esl package, so that esl's tests against it are not a parser
-// testing itself) and reproduces what /work/shared/freeswitch/FACTS.md and the
+// testing itself) and reproduces what FACTS.md (embedded in internal/capture) and the
 // captures describe: inbound ESL (auth, event subscriptions, api, bgapi with
 // BACKGROUND_JOB), channels created by originate against registered
 // endpoints, calls that reach a controller through an outbound socket
