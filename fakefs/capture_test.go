@@ -15,7 +15,6 @@ import (
 	"github.com/callcoach/callcoach/internal/capture"
 )
 
-
 type capBlock struct {
 	dir  string // APP->FS, FS->APP, NOTE, CLOSED
 	ms   int
