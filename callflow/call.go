@@ -149,10 +149,7 @@ func (c *Call) run(ctx context.Context) {
 	c.setState(bus.StatePending, "")
 
 	// Subscribe to the conference before anyone can join it.
-	c.confEv = c.m.deps.Switch.Subscribe(func(ev *esl.Event) bool {
-		ce, ok := ev.Conference()
-		return ok && ce.Conference == c.name
-	})
+	c.confEv = c.m.deps.Switch.SubscribeHeader("Conference-Name", c.name)
 	watched := make(chan struct{})
 	go c.watch(watched)
 	reason, release := c.flow(ctx, vars)

@@ -92,6 +92,9 @@ type Switch interface {
 	API(ctx context.Context, cmd string) (string, error)
 	BgAPI(ctx context.Context, cmd string) (string, error)
 	Subscribe(filter func(*esl.Event) bool) *esl.Subscription
+	// SubscribeHeader is an indexed Subscribe for one header value: each
+	// call follows its own conference's events this way.
+	SubscribeHeader(name, value string) *esl.Subscription
 }
 
 // Deps are the parts a Manager drives.

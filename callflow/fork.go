@@ -202,10 +202,7 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 		return 0, ErrNotConnected
 	}
 	leg := uuid.NewString()
-	sub := c.m.deps.Switch.Subscribe(func(ev *esl.Event) bool {
-		ce, ok := ev.Conference()
-		return ok && ce.Conference == c.name && ce.Action == "add-member" && ce.ChannelUUID == leg
-	})
+	sub := c.m.deps.Switch.SubscribeHeader("Conference-Name", c.name)
 	defer sub.Close()
 	cmd := fmt.Sprintf("originate {origination_uuid=%s,originate_timeout=30,cc_call=%s,cc_role=monitor}%s &conference(%s@%s+flags{mute})",
 		leg, c.id, dial, c.name, c.m.cfg.ConferenceProfile)
@@ -213,16 +210,19 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 		return 0, fmt.Errorf("callflow: dialling supervisor %s: %w", name, err)
 	}
 	var id int
-	select {
-	case ev, ok := <-sub.C():
-		if !ok {
-			return 0, fmt.Errorf("callflow: supervisor %s: %w", name, esl.ErrClosed)
+	for id == 0 {
+		select {
+		case ev, ok := <-sub.C():
+			if !ok {
+				return 0, fmt.Errorf("callflow: supervisor %s: %w", name, esl.ErrClosed)
+			}
+			if ce, ok := ev.Conference(); ok && ce.Action == "add-member" && ce.ChannelUUID == leg {
+				id = ce.MemberID
+			}
+		case <-ctx.Done():
+			_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
+			return 0, ctx.Err()
 		}
-		ce, _ := ev.Conference()
-		id = ce.MemberID
-	case <-ctx.Done():
-		_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
-		return 0, ctx.Err()
 	}
 	if err := conf.Join(ctx, conference.Member{ID: id, ChannelUUID: leg, Role: conference.RoleMonitor}); err != nil {
 		return id, err

@@ -231,6 +231,13 @@ func (cl *Client) Subscribe(filter func(*Event) bool) *Subscription {
 	return cl.hub.subscribe(filter)
 }
 
+// SubscribeHeader delivers the events whose header name is exactly value
+// (e.g. Conference-Name: cc-…). Such subscriptions are indexed: thousands of
+// them cost one lookup per event, where filters are each called for every event.
+func (cl *Client) SubscribeHeader(name, value string) *Subscription {
+	return cl.hub.subscribeHeader(name, value)
+}
+
 // Close says `exit` to FreeSWITCH (briefly: a dead peer does not hold it up),
 // ends the connection and stops reconnecting; subscriptions are closed.
 func (cl *Client) Close() error {

@@ -383,6 +383,12 @@ func (c *Conn) Subscribe(filter func(*Event) bool) *Subscription {
 	return c.hub.subscribe(filter)
 }
 
+// SubscribeHeader delivers the events whose header name is exactly value,
+// through an index (see Client.SubscribeHeader).
+func (c *Conn) SubscribeHeader(name, value string) *Subscription {
+	return c.hub.subscribeHeader(name, value)
+}
+
 // Listen asks FreeSWITCH for events: plain names (CHANNEL_ANSWER) and CUSTOM
 // subclasses (conference::maintenance, anything with "::"). FreeSWITCH reads
 // every word after CUSTOM as a subclass, so subclasses are sent last.

@@ -19,6 +19,8 @@ type Subscription struct {
 	done    chan struct{}
 
 	hub *hub
+	// keyName/keyValue: an indexed subscription (SubscribeHeader).
+	keyName, keyValue string
 }
 
 func newSubscription(h *hub, filter func(*Event) bool) *Subscription {
@@ -110,6 +112,9 @@ type hub struct {
 	subs    []*Subscription
 	waiters []*waiter
 	ended   bool
+	// keyed indexes subscriptions by header name, then value: a call's
+	// conference events cost one map lookup per event, not one filter per call.
+	keyed map[string]map[string][]*Subscription
 }
 
 // waiter is a one-shot match used by commands that wait for an event
@@ -131,9 +136,45 @@ func (h *hub) subscribe(filter func(*Event) bool) *Subscription {
 	return s
 }
 
+// subscribeHeader subscribes to the events whose header name is value.
+func (h *hub) subscribeHeader(name, value string) *Subscription {
+	s := newSubscription(h, nil)
+	s.keyName, s.keyValue = name, value
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		s.end()
+		return s
+	}
+	if h.keyed == nil {
+		h.keyed = make(map[string]map[string][]*Subscription)
+	}
+	if h.keyed[name] == nil {
+		h.keyed[name] = make(map[string][]*Subscription)
+	}
+	h.keyed[name][value] = append(h.keyed[name][value], s)
+	return s
+}
+
 func (h *hub) remove(s *Subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if s.keyName != "" {
+		byValue := h.keyed[s.keyName]
+		subs := byValue[s.keyValue]
+		for i, x := range subs {
+			if x == s {
+				subs = append(subs[:i], subs[i+1:]...)
+				break
+			}
+		}
+		if len(subs) == 0 {
+			delete(byValue, s.keyValue)
+		} else {
+			byValue[s.keyValue] = subs
+		}
+		return
+	}
 	for i, x := range h.subs {
 		if x == s {
 			h.subs = append(h.subs[:i], h.subs[i+1:]...)
@@ -178,6 +219,13 @@ func (h *hub) dispatch(ev *Event) {
 			s.push(ev)
 		}
 	}
+	for name, byValue := range h.keyed {
+		if v, ok := ev.Header.Lookup(name); ok {
+			for _, s := range byValue[v] {
+				s.push(ev)
+			}
+		}
+	}
 }
 
 // end closes every subscription once its queue is drained.
@@ -189,4 +237,12 @@ func (h *hub) end() {
 		s.end()
 	}
 	h.subs = nil
+	for _, byValue := range h.keyed {
+		for _, subs := range byValue {
+			for _, s := range subs {
+				s.end()
+			}
+		}
+	}
+	h.keyed = nil
 }

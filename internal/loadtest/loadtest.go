@@ -216,7 +216,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 	t0, fr0, cpu0, self0 := time.Now(), fs.MediaFrames(), cpuTime(ctl.cmd.Process.Pid), cpuTime(os.Getpid())
-	if err := sleep(ctx, o.Window); err != nil {
+	if path := os.Getenv("LOADTEST_CPU_PROFILE"); path != "" {
+		ctl.saveProfile(ctx, "profile?seconds="+strconv.Itoa(int(o.Window.Seconds())), path)
+	} else if err := sleep(ctx, o.Window); err != nil {
 		return res, err
 	}
 	st1, err := ctl.status(ctx)
