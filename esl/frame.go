@@ -192,7 +192,13 @@ func (fr *frameReader) readHeaderBlock() (string, error) {
 				fr.line = fr.line[:0]
 				continue
 			}
-			return string(fr.line[:lineStart]), nil
+			block := string(fr.line[:lineStart])
+			if cap(fr.line) > 4<<10 {
+				// One big block (the channel data at connect) must not stay
+				// allocated for the connection's life.
+				fr.line = nil
+			}
+			return block, nil
 		}
 		if bytes.IndexByte(line, 0) >= 0 {
 			return "", &FrameError{Reason: "NUL byte in a header line", Line: truncate(string(line))}

@@ -123,6 +123,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	mux.Handle(streaming.DefaultPathPrefix, a.forks)
 	mux.HandleFunc("GET /status", a.status)
 	if cfg.Pprof {
+		runtime.MemProfileRate = 4096 // per-call structures are small: sample finely
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
