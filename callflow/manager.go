@@ -194,7 +194,10 @@ type Stats struct {
 	// LatenessMaxMS is the worst delay, over the live calls, from a frame's
 	// arrival to the start of its analysis.
 	LatenessMaxMS float64 `json:"lateness_max_ms"`
-	CoachLines    int     `json:"coach_lines"`
+	// ArrivalBehindMaxMS is the worst, over the live calls, of how far
+	// their audio arrived behind its own clock (FreeSWITCH or the network late).
+	ArrivalBehindMaxMS float64 `json:"arrival_behind_max_ms"`
+	CoachLines         int     `json:"coach_lines"`
 }
 
 // Stats sums the live calls' counters.
@@ -213,8 +216,11 @@ func (m *Manager) Stats() Stats {
 			s.Connected++
 		}
 		s.CoachLines += c.coachLines
-		p := c.pipeline
+		p, fork := c.pipeline, c.fork
 		c.mu.Unlock()
+		if fork != nil {
+			s.ArrivalBehindMaxMS = max(s.ArrivalBehindMaxMS, float64(fork.Stats().BehindMax)/float64(time.Millisecond))
+		}
 		if p == nil {
 			continue
 		}

@@ -88,6 +88,10 @@ type Stats struct {
 	LatenessMax  time.Duration
 	LatenessMean time.Duration
 	LateFrames   uint64 // released more than 100 ms after arrival
+	// BehindMax is the most the audio arrived behind its own clock (wall
+	// time since the first frame minus the audio received before): how late
+	// the sender or the network delivers, before any analysis.
+	BehindMax time.Duration
 }
 
 type state int
@@ -123,6 +127,11 @@ type Session struct {
 
 	received, dropped, bad, texts, bytes, late atomic.Uint64
 	latCount, latSumNs, latMaxNs               atomic.Int64
+	// Arrival pacing (readLoop only, but read by Stats): how far the audio
+	// arrives behind its own clock, counted from the first frame.
+	firstAt     time.Time
+	audioSoFar  time.Duration
+	behindMaxNs atomic.Int64
 }
 
 func newSession(r *Registry, callID, token string) *Session {
@@ -196,6 +205,7 @@ func (s *Session) Stats() Stats {
 		Bytes:          s.bytes.Load(),
 		LatenessMax:    time.Duration(s.latMaxNs.Load()),
 		LateFrames:     s.late.Load(),
+		BehindMax:      time.Duration(s.behindMaxNs.Load()),
 	}
 	if n := s.latCount.Load(); n > 0 {
 		st.LatenessMean = time.Duration(s.latSumNs.Load() / n)
@@ -488,7 +498,22 @@ func (s *Session) newFrame(seq uint64, fm format, raw []byte) Frame {
 		pcm[i] = int16(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 	}
 	b.inUse.Store(true)
-	return Frame{Seq: seq, Arrived: time.Now(), Channels: fm.channels, SampleRate: fm.rate, PCM: pcm, buf: b}
+	now := time.Now()
+	s.trackPacing(now, time.Duration(n/fm.channels)*time.Second/time.Duration(fm.rate))
+	return Frame{Seq: seq, Arrived: now, Channels: fm.channels, SampleRate: fm.rate, PCM: pcm, buf: b}
+}
+
+// trackPacing records how far behind real time the audio arrives: mod_audio_fork
+// (or the network) falling behind shows here, before the analyzer sees it.
+func (s *Session) trackPacing(now time.Time, d time.Duration) {
+	if s.firstAt.IsZero() {
+		s.firstAt = now
+	}
+	behind := now.Sub(s.firstAt) - s.audioSoFar
+	s.audioSoFar += d
+	if int64(behind) > s.behindMaxNs.Load() {
+		s.behindMaxNs.Store(int64(behind))
+	}
 }
 
 func parseMetadata(b []byte, log *slog.Logger) Metadata {
