@@ -2,6 +2,7 @@ package callflow_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,102 @@ func sqrtf(x float64) float64 {
 		z = (z + x/z) / 2
 	}
 	return z
+}
+
+// Several monitors on one call, each in its own mode: what each party hears
+// follows from each monitor's mode alone.
+func TestSeveralMonitorsOnOneCall(t *testing.T) {
+	h := newHarness(t, callflow.Config{CoachMode: conference.Spy})
+	tones := map[string]float64{"caller": 440, "agent": 880, "alice": 1300, "bob": 1700}
+	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(tones["agent"], amplitude)})
+	h.fs.AddEndpoint("user/9001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(tones["alice"], amplitude)})
+	h.fs.AddEndpoint("user/9002", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(tones["bob"], amplitude)})
+	caller := h.call("5001", mixer.Tone(tones["caller"], amplitude))
+	id, _ := h.state(bus.StateConnected)
+	legs := map[string]*fakefs.Channel{"caller": caller, "agent": h.channelWith("cc_role", "agent")}
+	members := map[string]int{}
+	for name, dial := range map[string]string{"alice": "user/9001", "bob": "user/9002"} {
+		m, err := h.mgr.AddMonitor(h.ctx, id, name, dial, conference.Spy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members[name] = m
+	}
+	// Each monitor's leg, from the conference's member list.
+	info, ok := h.fs.Conference("cc-" + id)
+	if !ok {
+		t.Fatal("no conference")
+	}
+	for _, m := range info.Members {
+		for name, mid := range members {
+			if m.ID == mid {
+				ch, ok := h.fs.Channel(m.ChannelUUID)
+				if !ok {
+					t.Fatalf("%s's leg is gone", name)
+				}
+				legs[name] = ch
+			}
+		}
+	}
+	if len(legs) != 4 {
+		t.Fatalf("legs %v, members %+v", legs, info.Members)
+	}
+
+	// who hears whom, for each pair of modes (monitors hear each other
+	// whenever the other is unmuted: FreeSWITCH does, and nothing forbids it)
+	steps := []struct {
+		alice, bob conference.Mode
+		hears      map[string][]string
+	}{
+		{conference.Whisper, conference.Barge, map[string][]string{
+			"caller": {"agent", "bob"},
+			"agent":  {"caller", "alice", "bob"},
+			"alice":  {"caller", "agent", "bob"},
+			"bob":    {"caller", "agent", "alice"},
+		}},
+		{conference.Barge, conference.Spy, map[string][]string{
+			"caller": {"agent", "alice"},
+			"agent":  {"caller", "alice"},
+			"alice":  {"caller", "agent"},
+			"bob":    {"caller", "agent", "alice"},
+		}},
+		{conference.Spy, conference.Whisper, map[string][]string{
+			"caller": {"agent"},
+			"agent":  {"caller", "bob"},
+			"alice":  {"caller", "agent", "bob"},
+			"bob":    {"caller", "agent"},
+		}},
+	}
+	for _, st := range steps {
+		if err := h.mgr.SetMode(h.ctx, id, members["alice"], st.alice); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.mgr.SetMode(h.ctx, id, members["bob"], st.bob); err != nil {
+			t.Fatal(err)
+		}
+		for name, ch := range legs {
+			r, err := ch.Record()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.WaitFrames(h.ctx, 25); err != nil {
+				t.Fatal(err)
+			}
+			r.Stop()
+			pcm := r.Heard()[:25*mixer.FrameSamples]
+			for other, f := range tones {
+				if other == name {
+					continue
+				}
+				want := slices.Contains(st.hears[name], other)
+				level := mixer.Level(pcm, mixer.Rate, f)
+				if (level > 3000) != want || (!want && !absent(pcm, f)) {
+					t.Errorf("alice %s, bob %s: %s hears %s = %v (level %.0f), want %v", st.alice, st.bob, name, other, level > 3000, level, want)
+				}
+			}
+		}
+	}
+	caller.Hangup("NORMAL_CLEARING")
+	h.state(bus.StateClosed)
+	h.noChannelsLeft()
 }
