@@ -6,17 +6,23 @@ import "sync"
 // FreeSWITCH sent them. Its queue is unbounded so that a slow consumer never
 // blocks the connection's reader or another subscriber; C is closed when the
 // connection ends (after everything queued has been delivered) or on Close.
+//
+// A goroutine hands the queue to C only while there is something queued: a
+// call's subscriptions sit idle most of the time, and at thousands of calls
+// idle goroutines are most of the memory.
 type Subscription struct {
 	filter func(*Event) bool
 	c      chan *Event
 
-	mu      sync.Mutex
-	q       []*Event
-	ending  bool // the connection has ended: drain, then close c
-	wake    chan struct{}
-	stop    chan struct{} // consumer's Close: abandon the queue
-	stopped sync.Once
-	done    chan struct{}
+	mu       sync.Mutex
+	q        []*Event
+	running  bool // a pump goroutine is delivering
+	ending   bool // the connection has ended: drain, then close c
+	closing  bool // the consumer's Close: abandon the queue
+	finished bool // c and done are closed
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	hub *hub
 	// keyName/keyValue: an indexed subscription (SubscribeHeader).
@@ -24,26 +30,29 @@ type Subscription struct {
 }
 
 func newSubscription(h *hub, filter func(*Event) bool) *Subscription {
-	s := &Subscription{
+	return &Subscription{
 		filter: filter,
 		c:      make(chan *Event),
-		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		hub:    h,
 	}
-	go s.pump()
-	return s
 }
 
 // C returns the channel events arrive on.
 func (s *Subscription) C() <-chan *Event { return s.c }
 
-// Close unsubscribes and waits until the subscription's goroutine has exited.
-// Events still queued are discarded.
+// Close unsubscribes and waits until delivery has stopped. Events still
+// queued are discarded.
 func (s *Subscription) Close() {
 	s.hub.remove(s)
-	s.stopped.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	s.closing = true
+	if !s.running {
+		s.finishLocked()
+	}
+	s.mu.Unlock()
+	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 }
 
@@ -56,42 +65,48 @@ func (s *Subscription) Len() int {
 
 func (s *Subscription) push(ev *Event) {
 	s.mu.Lock()
+	if s.finished || s.closing || s.ending {
+		s.mu.Unlock()
+		return
+	}
 	s.q = append(s.q, ev)
+	start := !s.running
+	s.running = true
 	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if start {
+		go s.pump()
 	}
 }
 
 func (s *Subscription) end() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.ending = true
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if !s.running {
+		s.finishLocked()
 	}
 }
 
+func (s *Subscription) finishLocked() {
+	if !s.finished {
+		s.finished = true
+		close(s.c)
+		close(s.done)
+	}
+}
+
+// pump delivers the queue, then exits.
 func (s *Subscription) pump() {
-	defer close(s.done)
-	defer close(s.c)
 	for {
 		s.mu.Lock()
-		if len(s.q) == 0 {
-			ending := s.ending
+		if len(s.q) == 0 || s.closing {
+			s.running = false
 			s.q = nil // let a burst's backing array go
+			if s.ending || s.closing {
+				s.finishLocked()
+			}
 			s.mu.Unlock()
-			if ending {
-				return
-			}
-			select {
-			case <-s.wake:
-				continue
-			case <-s.stop:
-				return
-			}
+			return
 		}
 		ev := s.q[0]
 		s.q[0] = nil
@@ -100,6 +115,10 @@ func (s *Subscription) pump() {
 		select {
 		case s.c <- ev:
 		case <-s.stop:
+			s.mu.Lock()
+			s.running = false
+			s.finishLocked()
+			s.mu.Unlock()
 			return
 		}
 	}
