@@ -3,14 +3,19 @@ package fakefs
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/callcoach/callcoach/internal/capture"
 )
@@ -149,7 +154,8 @@ type captureCase struct {
 	file        string
 	endpoints   map[string]Party
 	outbound    bool
-	firstMember int // the captured switch's next conference member id
+	firstMember int    // the captured switch's next conference member id
+	firstPlay   uint32 // and its next playAudio file number
 	// stopBefore ends the replay at the first APP->FS block containing it
 	// (what follows needs something the fake does not reproduce).
 	stopBefore string
@@ -158,6 +164,40 @@ type captureCase struct {
 	skip func(*frame) bool
 	// beforeExpect runs before the block at index i is expected.
 	beforeExpect func(t *testing.T, i int, b capBlock, call *Channel)
+	// rewrite adapts a captured command to this test (an address of ours
+	// in place of the captured one); it gets the test to start what it needs.
+	rewrite func(t *testing.T) func(cmd string) string
+}
+
+// capturedForkServer stands in for the websocket server of esl-outbound1:
+// it takes mod_audio_fork's connection, reads the metadata and answers with
+// one playAudio ("coaching test", raw 8 kHz), as the server did then. The
+// captured fork URL is replaced by this server's.
+func capturedForkServer(t *testing.T) func(string) string {
+	up := websocket.Upgrader{Subprotocols: []string{"audio.drachtio.org"}, CheckOrigin: func(*http.Request) bool { return true }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, _, err := c.ReadMessage(); err != nil { // the metadata
+			return
+		}
+		audio := base64.StdEncoding.EncodeToString(make([]byte, 1600)) // 100 ms of 8 kHz silence
+		msg := `{"type":"playAudio","data":{"audioContentType":"raw","sampleRate":8000,"audioContent":"` + audio + `","textContent":"coaching test"}}`
+		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			return
+		}
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/cap"
+	return func(cmd string) string { return strings.ReplaceAll(cmd, "ws://127.0.0.1:8099/cap", url) }
 }
 
 // farEndHangsUp makes the caller hang up when the capture shows a
@@ -185,10 +225,9 @@ func TestCaptures(t *testing.T) {
 		{file: "esl-inbound3.txt", endpoints: map[string]Party{
 			"loopback/6001/lab": {Behaviour: NoAnswer},
 		}},
-		{file: "esl-outbound1.txt", outbound: true, skip: conferenceGaps, firstMember: 11,
+		{file: "esl-outbound1.txt", outbound: true, skip: conferenceGaps, firstMember: 11, firstPlay: 2,
 			endpoints: map[string]Party{"loopback/7880/lab": {Behaviour: Answer}},
-			// The fork needs the media engine's websocket client.
-			stopBefore: "uuid_audio_fork"},
+			rewrite:   capturedForkServer},
 		{file: "esl-outbound2.txt", outbound: true, beforeExpect: farEndHangsUp("NORMAL_CLEARING")},
 		{file: "esl-outbound3.txt", outbound: true},
 		{file: "esl-outbound4-hangup-queued.txt", outbound: true},
@@ -234,6 +273,7 @@ var captureOptions = Options{Hostname: "vm", IPv4: "192.0.2.2", IPv6: "fd00::2"}
 func replayCapture(t *testing.T, tc captureCase, blocks []capBlock) {
 	opts := captureOptions
 	opts.FirstMemberID = tc.firstMember
+	opts.FirstPlayFile = tc.firstPlay
 	f := startFS(t, opts)
 	for dial, p := range tc.endpoints {
 		f.AddEndpoint(dial, p)
@@ -247,6 +287,10 @@ func replayCapture(t *testing.T, tc captureCase, blocks []capBlock) {
 	} else {
 		c = dialRaw(t, f.ESLAddr())
 	}
+	rewrite := func(cmd string) string { return cmd }
+	if tc.rewrite != nil {
+		rewrite = tc.rewrite(t)
+	}
 	for i := 0; i < len(blocks); i++ {
 		b := blocks[i]
 		switch b.dir {
@@ -255,12 +299,12 @@ func replayCapture(t *testing.T, tc captureCase, blocks []capBlock) {
 				t.Logf("replay stops at block %d (%s): not reproduced", i, tc.stopBefore)
 				return
 			}
-			c.write(uuidRE.ReplaceAllStringFunc(b.data, func(u string) string {
+			c.write(rewrite(uuidRE.ReplaceAllStringFunc(b.data, func(u string) string {
 				if m, ok := uuids[u]; ok {
 					return m
 				}
 				return u
-			}))
+			})))
 		case "NOTE":
 		case "CLOSED":
 			if strings.HasPrefix(b.data, "EOF") {

@@ -417,11 +417,13 @@ func (m *member) flagList() string {
 	if m.conf.floor == m {
 		fl = append(fl, "floor")
 	}
+	// conference_list prints hear, speak, talking, video, floor, vid-floor,
+	// moderator and ghost — never endconf (esl-outbound1).
 	if m.flags["moderator"] {
 		fl = append(fl, "moderator")
 	}
-	if m.flags["endconf"] {
-		fl = append(fl, "endconf")
+	if m.flags["ghost"] {
+		fl = append(fl, "ghost")
 	}
 	return strings.Join(fl, "|")
 }

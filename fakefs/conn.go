@@ -380,8 +380,22 @@ func (c *eslConn) myevents(arg string) []byte {
 		}
 	}
 	c.myUUID = target
-	c.allEvents = true
+	// mod_event_socket's myevents turns on these channel events, not ALL:
+	// a BACKGROUND_JOB of this connection's bgapi arrives only after an
+	// explicit `event plain BACKGROUND_JOB` (esl-outbound1 never sees it,
+	// esl-outbound3 subscribes and does).
+	for _, name := range myEventsList {
+		c.events[name] = true
+	}
 	return commandReply("+OK Events Enabled")
+}
+
+var myEventsList = []string{
+	"CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+	"CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
+	"CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
+	"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
+	"DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
 }
 
 func (c *eslConn) bgapi(cmd *command, arg string) {

@@ -8,8 +8,8 @@ import (
 )
 
 // newDefaultMedia is the real 20 ms media engine of fakefs/mixer.
-func newDefaultMedia(log *slog.Logger) mediaEngine {
-	return &mixerMedia{e: mixer.NewEngine(mixer.Options{Logger: log})}
+func newDefaultMedia(log *slog.Logger, firstPlayFile uint32) mediaEngine {
+	return &mixerMedia{e: mixer.NewEngine(mixer.Options{Logger: log, FirstPlayFile: firstPlayFile})}
 }
 
 type mixerMedia struct{ e *mixer.Engine }

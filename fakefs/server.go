@@ -28,6 +28,9 @@ type Options struct {
 	// FirstMemberID is the first conference member id handed out
 	// (FreeSWITCH counts members per process); default 1.
 	FirstMemberID int
+	// FirstPlayFile is the number of mod_audio_fork's first playAudio file
+	// (<uuid>_<n>.tmp.r8; one counter per switch, from 0); default 0.
+	FirstPlayFile uint32
 	// Media is the audio engine; default: a new one from fakefs/media,
 	// closed by Close. Tests inject their own through this field.
 	Media mediaEngine
@@ -107,7 +110,7 @@ func Start(opts Options) (*FS, error) {
 	}
 	f.media = opts.Media
 	if f.media == nil {
-		f.media = newDefaultMedia(opts.Logger)
+		f.media = newDefaultMedia(opts.Logger, opts.FirstPlayFile)
 		f.ownMedia = true
 	}
 	f.cb = newCallbackQueue()

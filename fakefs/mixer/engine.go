@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,9 @@ type Options struct {
 	Tick   time.Duration
 	Manual bool
 	Logger *slog.Logger
+	// FirstPlayFile numbers the first playAudio file: mod_audio_fork counts
+	// them in one counter for the whole FreeSWITCH process, from 0.
+	FirstPlayFile uint32
 }
 
 // Engine owns the clock and everything it drives.
@@ -32,6 +36,8 @@ type Engine struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	playFiles atomic.Uint32 // mod_audio_fork's process-wide playCount
 }
 
 // NewEngine starts an engine.
@@ -44,6 +50,7 @@ func NewEngine(o Options) *Engine {
 	}
 	e := &Engine{log: o.Logger, tick: o.Tick, legs: map[*Leg]struct{}{}, confs: map[*Conference]struct{}{},
 		stop: make(chan struct{}), done: make(chan struct{})}
+	e.playFiles.Store(o.FirstPlayFile)
 	if o.Manual {
 		close(e.done)
 	} else {

@@ -1,6 +1,7 @@
 package mixer
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -62,7 +63,6 @@ type Fork struct {
 	conn     *websocket.Conn
 	ours     bool // we closed it (stop): no disconnect event
 	files    []string
-	fileSeq  int
 	stopOnce sync.Once
 	stopped  chan struct{}
 	done     chan struct{}
@@ -270,44 +270,100 @@ func (f *Fork) message(kind string, body []byte) {
 	}
 }
 
-// playAudio writes the audio to a temp file and reports it (it does not play
-// it: the controller must), as mod_audio_fork does.
+// playAudio does what mod_audio_fork's processIncomingMessage does: it takes
+// audioContent out of the data object, writes the audio to
+// <temp>/<uuid>_<n>.tmp<ext> (n from one counter for the whole switch, the
+// extension from audioContentType and sampleRate), appends "file" and fires
+// play_audio with the object's other keys in their order. It does not play
+// the file: the controller must. Audio it cannot use still fires the event,
+// without "file".
 func (f *Fork) playAudio(data json.RawMessage) {
-	var d map[string]any
-	if err := json.Unmarshal(data, &d); err != nil {
-		f.message("error", []byte(`{"error":"playAudio without data"}`))
-		return
+	keys, vals, err := orderedObject(data)
+	if err != nil {
+		return // mod_audio_fork logs "missing data payload" and fires nothing
 	}
-	ct, _ := d["audioContentType"].(string)
-	content, _ := d["audioContent"].(string)
-	pcm, err := base64.StdEncoding.DecodeString(content)
-	if err != nil || len(pcm) == 0 || (ct != "raw" && ct != "wave") {
-		f.message("error", []byte(`{"error":"playAudio without audio"}`))
-		return
+	get := func(k string) json.RawMessage {
+		for i, x := range keys {
+			if x == k {
+				return vals[i]
+			}
+		}
+		return nil
 	}
-	ext := ".wav"
-	if ct == "raw" {
-		rate, _ := d["sampleRate"].(float64)
-		ext = ".r8"
-		if rate == 16000 {
-			ext = ".r16"
+	var content string
+	valid := json.Unmarshal(get("audioContent"), &content) == nil
+	for i := 0; i < len(keys); i++ {
+		if keys[i] == "audioContent" {
+			keys, vals = append(keys[:i], keys[i+1:]...), append(vals[:i], vals[i+1:]...)
+			break
 		}
 	}
-	f.mu.Lock()
-	f.fileSeq++
-	name := filepath.Join(f.o.TempDir, fmt.Sprintf("%s_%d.tmp%s", f.o.ChannelUUID, f.fileSeq, ext))
-	f.files = append(f.files, name)
-	f.mu.Unlock()
-	if err := os.WriteFile(name, pcm, 0o644); err != nil {
-		f.message("error", []byte(`{"error":"cannot write audio file"}`))
-		return
+	var ct string
+	_ = json.Unmarshal(get("audioContentType"), &ct)
+	ext := ""
+	switch ct {
+	case "raw":
+		var rate int
+		_ = json.Unmarshal(get("sampleRate"), &rate)
+		ext = map[int]string{8000: ".r8", 16000: ".r16", 24000: ".r24", 32000: ".r32", 48000: ".r48", 64000: ".r64"}[rate]
+		if ext == "" {
+			ext = ".r16"
+		}
+	case "wave", "wav":
+		ext = ".wav"
+	default:
+		valid = false
 	}
-	delete(d, "audioContent")
-	d["file"] = name
-	body, _ := json.Marshal(d)
+	if valid {
+		audio, _ := base64.StdEncoding.DecodeString(content)
+		n := f.leg.e.playFiles.Add(1) - 1
+		name := filepath.Join(f.o.TempDir, fmt.Sprintf("%s_%d.tmp%s", f.o.ChannelUUID, n, ext))
+		f.mu.Lock()
+		f.files = append(f.files, name)
+		f.mu.Unlock()
+		if err := os.WriteFile(name, audio, 0o644); err != nil {
+			f.leg.e.log.Warn("mixer: playAudio file not written", "file", name, "err", err)
+		}
+		file, _ := json.Marshal(name)
+		keys, vals = append(keys, "file"), append(vals, file)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		_ = json.Compact(&b, vals[i])
+	}
+	b.WriteByte('}')
 	if ev := f.o.Events.PlayAudio; ev != nil {
-		ev(body)
+		ev(b.Bytes())
 	}
+}
+
+// orderedObject splits a JSON object into its keys and raw values, in order
+// (cJSON keeps the order; a Go map would not).
+func orderedObject(data []byte) (keys []string, vals []json.RawMessage, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, fmt.Errorf("mixer: playAudio data is not an object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	return keys, vals, nil
 }
 
 // SendText sends a text frame.

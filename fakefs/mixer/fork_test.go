@@ -102,7 +102,8 @@ func TestForkStreamsLikeModAudioFork(t *testing.T) {
 		t.Fatal("no play_audio")
 	}
 	<-play
-	if !strings.HasPrefix(file, dir+"/u1_1.tmp") || !strings.HasSuffix(file, ".r8") {
+	// mod_audio_fork numbers files from 0, per switch (playCount).
+	if !strings.HasPrefix(file, dir+"/u1_0.tmp") || !strings.HasSuffix(file, ".r8") {
 		t.Errorf("playAudio file %q", file)
 	}
 	if st, err := os.Stat(file); err != nil || st.Size() != 1600 {
