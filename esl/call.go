@@ -171,7 +171,10 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 		return nil, fmt.Errorf("esl: execute %s: events are off; call MyEvents first", app)
 	}
 	appUUID := uuid.NewString()
-	w := c.hub.await(func(ev *Event) bool {
+	x := &Execution{App: app, UUID: appUUID, done: make(chan struct{})}
+	// Completed from the connection's reader, not by a goroutine of its own:
+	// a call's `conference` execution lasts the whole call.
+	w := c.hub.awaitFunc(func(ev *Event) bool {
 		switch ev.Name() {
 		case "CHANNEL_EXECUTE_COMPLETE":
 			return ev.Get("Application-UUID") == appUUID
@@ -179,6 +182,16 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 			return ev.UUID() == c.uuid
 		}
 		return false
+	}, func(ev *Event) {
+		switch {
+		case ev == nil:
+			x.err = fmt.Errorf("esl: %s: %w", app, c.closedError())
+		case ev.Name() == "CHANNEL_HANGUP_COMPLETE":
+			x.err = fmt.Errorf("esl: %s: %w before it ran (%s)", app, ErrHangup, ev.Get("Hangup-Cause"))
+		default:
+			x.event = ev
+		}
+		close(x.done)
 	})
 	text, err := c.command(ctx, executeMessage(c.uuid, app, arg, appUUID), "sendmsg "+app)
 	if err == nil && !strings.HasPrefix(text, "+OK") {
@@ -188,28 +201,6 @@ func (c *Call) ExecuteAsync(ctx context.Context, app, arg string) (*Execution, e
 		c.hub.cancel(w)
 		return nil, err
 	}
-	x := &Execution{App: app, UUID: appUUID, done: make(chan struct{})}
-	go func() {
-		defer close(x.done)
-		var ev *Event
-		select {
-		case ev = <-w.c:
-		case <-c.done:
-			c.hub.cancel(w)
-			// The result may have been dispatched just before the end.
-			select {
-			case ev = <-w.c:
-			default:
-				x.err = fmt.Errorf("esl: %s: %w", app, c.closedError())
-				return
-			}
-		}
-		if ev.Name() == "CHANNEL_HANGUP_COMPLETE" {
-			x.err = fmt.Errorf("esl: %s: %w before it ran (%s)", app, ErrHangup, ev.Get("Hangup-Cause"))
-			return
-		}
-		x.event = ev
-	}()
 	return x, nil
 }
 

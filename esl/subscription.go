@@ -141,6 +141,9 @@ type hub struct {
 type waiter struct {
 	match func(*Event) bool
 	c     chan *Event // cap 1
+	// fire, instead of c, is called once under the hub's lock: with the
+	// event, or with nil when the connection ends. It must not block.
+	fire func(*Event)
 }
 
 func (h *hub) subscribe(filter func(*Event) bool) *Subscription {
@@ -210,6 +213,20 @@ func (h *hub) await(match func(*Event) bool) *waiter {
 	return w
 }
 
+// awaitFunc registers a waiter whose match is handed to fire (nil: the
+// connection ended first), so that nothing waits in a goroutine meanwhile.
+func (h *hub) awaitFunc(match func(*Event) bool, fire func(*Event)) *waiter {
+	w := &waiter{match: match, fire: fire}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		fire(nil)
+		return w
+	}
+	h.waiters = append(h.waiters, w)
+	return w
+}
+
 func (h *hub) cancel(w *waiter) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -227,7 +244,11 @@ func (h *hub) dispatch(ev *Event) {
 	for i := 0; i < len(h.waiters); {
 		w := h.waiters[i]
 		if w.match(ev) {
-			w.c <- ev
+			if w.fire != nil {
+				w.fire(ev)
+			} else {
+				w.c <- ev
+			}
 			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
 			continue
 		}
@@ -256,6 +277,15 @@ func (h *hub) end() {
 		s.end()
 	}
 	h.subs = nil
+	kept := h.waiters[:0]
+	for _, w := range h.waiters {
+		if w.fire != nil {
+			w.fire(nil)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	h.waiters = kept
 	for _, byValue := range h.keyed {
 		for _, subs := range byValue {
 			for _, s := range subs {

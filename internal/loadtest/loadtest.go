@@ -234,7 +234,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	elapsed, fr1, cpu1, self1 := time.Since(t0), fs.MediaFrames(), cpuTime(ctl.cmd.Process.Pid), cpuTime(os.Getpid())
 	res.LoadRSS = rss(ctl.cmd.Process.Pid)
 	if path := os.Getenv("LOADTEST_HEAP_PROFILE"); path != "" {
-		ctl.saveProfile(ctx, "heap", path)
+		ctl.saveProfile(ctx, "heap?gc=1", path)
+	}
+	if path := os.Getenv("LOADTEST_GOROUTINES"); path != "" {
+		ctl.saveProfile(ctx, "goroutine?debug=1", path)
 	}
 	latMu.Lock()
 	latencies = slices.Clone(latencies)
