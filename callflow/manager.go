@@ -197,6 +197,8 @@ type Stats struct {
 	// ArrivalBehindMaxMS is the worst, over the live calls, of how far
 	// their audio arrived behind its own clock (FreeSWITCH or the network late).
 	ArrivalBehindMaxMS float64 `json:"arrival_behind_max_ms"`
+	// ArrivalBehindNowMS is the same, now (the maximum includes call set-up bursts).
+	ArrivalBehindNowMS float64 `json:"arrival_behind_now_ms"`
 	CoachLines         int     `json:"coach_lines"`
 }
 
@@ -219,7 +221,9 @@ func (m *Manager) Stats() Stats {
 		p, fork := c.pipeline, c.fork
 		c.mu.Unlock()
 		if fork != nil {
-			s.ArrivalBehindMaxMS = max(s.ArrivalBehindMaxMS, float64(fork.Stats().BehindMax)/float64(time.Millisecond))
+			fs := fork.Stats()
+			s.ArrivalBehindMaxMS = max(s.ArrivalBehindMaxMS, float64(fs.BehindMax)/float64(time.Millisecond))
+			s.ArrivalBehindNowMS = max(s.ArrivalBehindNowMS, float64(fs.BehindNow)/float64(time.Millisecond))
 		}
 		if p == nil {
 			continue

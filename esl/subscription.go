@@ -140,9 +140,8 @@ type hub struct {
 // (an application's CHANNEL_EXECUTE_COMPLETE), cheaper than a Subscription.
 type waiter struct {
 	match func(*Event) bool
-	c     chan *Event // cap 1
-	// fire, instead of c, is called once under the hub's lock: with the
-	// event, or with nil when the connection ends. It must not block.
+	// fire is called once under the hub's lock: with the event, or with nil
+	// when the connection ends. It must not block.
 	fire func(*Event)
 }
 
@@ -205,14 +204,6 @@ func (h *hub) remove(s *Subscription) {
 	}
 }
 
-func (h *hub) await(match func(*Event) bool) *waiter {
-	w := &waiter{match: match, c: make(chan *Event, 1)}
-	h.mu.Lock()
-	h.waiters = append(h.waiters, w)
-	h.mu.Unlock()
-	return w
-}
-
 // awaitFunc registers a waiter whose match is handed to fire (nil: the
 // connection ended first), so that nothing waits in a goroutine meanwhile.
 func (h *hub) awaitFunc(match func(*Event) bool, fire func(*Event)) *waiter {
@@ -244,11 +235,7 @@ func (h *hub) dispatch(ev *Event) {
 	for i := 0; i < len(h.waiters); {
 		w := h.waiters[i]
 		if w.match(ev) {
-			if w.fire != nil {
-				w.fire(ev)
-			} else {
-				w.c <- ev
-			}
+			w.fire(ev)
 			h.waiters = append(h.waiters[:i], h.waiters[i+1:]...)
 			continue
 		}
@@ -277,15 +264,10 @@ func (h *hub) end() {
 		s.end()
 	}
 	h.subs = nil
-	kept := h.waiters[:0]
 	for _, w := range h.waiters {
-		if w.fire != nil {
-			w.fire(nil)
-			continue
-		}
-		kept = append(kept, w)
+		w.fire(nil)
 	}
-	h.waiters = kept
+	h.waiters = nil
 	for _, byValue := range h.keyed {
 		for _, subs := range byValue {
 			for _, s := range subs {

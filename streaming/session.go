@@ -92,6 +92,8 @@ type Stats struct {
 	// time since the first frame minus the audio received before): how late
 	// the sender or the network delivers, before any analysis.
 	BehindMax time.Duration
+	// BehindNow is the same, at the moment Stats is called (0 once ended).
+	BehindNow time.Duration
 }
 
 type state int
@@ -129,8 +131,8 @@ type Session struct {
 	latCount, latSumNs, latMaxNs               atomic.Int64
 	// Arrival pacing (readLoop only, but read by Stats): how far the audio
 	// arrives behind its own clock, counted from the first frame.
-	firstAt     time.Time
-	audioSoFar  time.Duration
+	firstAtNs   atomic.Int64 // UnixNano of the first frame; 0 before
+	audioNs     atomic.Int64 // audio received since, in ns of sound
 	behindMaxNs atomic.Int64
 }
 
@@ -206,6 +208,7 @@ func (s *Session) Stats() Stats {
 		LatenessMax:    time.Duration(s.latMaxNs.Load()),
 		LateFrames:     s.late.Load(),
 		BehindMax:      time.Duration(s.behindMaxNs.Load()),
+		BehindNow:      s.behindNow(),
 	}
 	if n := s.latCount.Load(); n > 0 {
 		st.LatenessMean = time.Duration(s.latSumNs.Load() / n)
@@ -503,16 +506,27 @@ func (s *Session) newFrame(seq uint64, fm format, raw []byte) Frame {
 	return Frame{Seq: seq, Arrived: now, Channels: fm.channels, SampleRate: fm.rate, PCM: pcm, buf: b}
 }
 
+// behindNow is how far behind its own clock the audio is now: wall time
+// since the first frame minus the sound received (up to one frame while
+// everything is on time).
+func (s *Session) behindNow() time.Duration {
+	first := s.firstAtNs.Load()
+	if first == 0 || !s.Connected() {
+		return 0
+	}
+	return time.Duration(time.Now().UnixNano() - first - s.audioNs.Load())
+}
+
 // trackPacing records how far behind real time the audio arrives: mod_audio_fork
 // (or the network) falling behind shows here, before the analyzer sees it.
 func (s *Session) trackPacing(now time.Time, d time.Duration) {
-	if s.firstAt.IsZero() {
-		s.firstAt = now
+	if s.firstAtNs.Load() == 0 {
+		s.firstAtNs.Store(now.UnixNano())
 	}
-	behind := now.Sub(s.firstAt) - s.audioSoFar
-	s.audioSoFar += d
-	if int64(behind) > s.behindMaxNs.Load() {
-		s.behindMaxNs.Store(int64(behind))
+	behind := now.UnixNano() - s.firstAtNs.Load() - s.audioNs.Load()
+	s.audioNs.Add(int64(d))
+	if behind > s.behindMaxNs.Load() {
+		s.behindMaxNs.Store(behind)
 	}
 }
 
