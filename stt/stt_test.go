@@ -14,7 +14,12 @@ type scripted struct {
 	utts    int
 }
 
-func (r *scripted) StartUtterance() error     { r.utts++; r.samples = 0; r.log = append(r.log, "start"); return nil }
+func (r *scripted) StartUtterance() error {
+	r.utts++
+	r.samples = 0
+	r.log = append(r.log, "start")
+	return nil
+}
 func (r *scripted) Process(pcm []int16) error { r.samples += len(pcm); return nil }
 func (r *scripted) Hypothesis() string        { return fmt.Sprintf("u%d:%d", r.utts, r.samples) }
 func (r *scripted) EndUtterance() (string, error) {
