@@ -19,6 +19,8 @@ const usage = `callcoach controller — AI coaching and supervisor monitoring fo
 Usage:
   controller demo              run one monitored call on a simulated FreeSWITCH and print its timeline
   controller serve [flags]     serve a real FreeSWITCH (see freeswitch/README.md)
+  controller replay [--json] recording.wav
+                               run the analyzer over a stereo recording and print its timeline
   controller help [command]
 
 Every serve flag can also be set with an environment variable CALLCOACH_<FLAG>
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCommand(ctx, stop, args[1:], stderr)
 	case "demo":
 		err = demoCommand(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = replayCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[1] == "serve" {
 			cfg := defaultConfig()

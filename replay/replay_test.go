@@ -1,0 +1,137 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/wav"
+	"github.com/callcoach/callcoach/stt"
+	"github.com/callcoach/callcoach/stt/pocketsphinx"
+	"github.com/callcoach/callcoach/tts"
+)
+
+// line is one scripted utterance on one side at a time in the recording.
+type line struct {
+	side int // 0 customer, 1 agent
+	at   time.Duration
+	text string
+}
+
+// record synthesises a two-voice stereo 16 kHz call from a script.
+func record(t *testing.T, script []line, length time.Duration) []int16 {
+	t.Helper()
+	engine, err := tts.Auto()
+	if err != nil {
+		t.Fatalf("%v (run ./scripts/setup)", err)
+	}
+	n := int(length / time.Second * Rate)
+	pcm := make([]int16, 2*n)
+	for _, l := range script {
+		sp, err := engine.Synthesize(context.Background(), l.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := mixer.Resample(sp.Samples, sp.Rate, Rate)
+		at := int(l.at * Rate / time.Second)
+		for i, v := range s {
+			if at+i < n {
+				pcm[2*(at+i)+l.side] = v
+			}
+		}
+	}
+	return pcm
+}
+
+var script = []line{
+	{1, 500 * time.Millisecond, "Thank you for calling Acme support. How can I help you today?"},
+	{0, 5 * time.Second, "My internet has been down since yesterday."},
+	// One breath each (no full stops): the customer cuts in and keeps going.
+	{1, 9 * time.Second, "I understand and I will look at your account now if you could give me your account number and the address of the installation please"},
+	{0, 10500 * time.Millisecond, "I already gave all of that twice and this is the third time I am calling about this and nobody ever calls me back"},
+	// then nobody says anything: dead air from about 17 s
+}
+
+func TestReplayFindsTheCoachingMoments(t *testing.T) {
+	pcm := record(t, script, 28*time.Second)
+	var b bytes.Buffer
+	if err := wav.Encode(&b, wav.Audio{PCM: pcm, Channels: 2, Rate: Rate}); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := pocketsphinx.NewEngine(pocketsphinx.DefaultModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		stt  stt.Engine
+	}{{"measures only", nil}, {"with speech to text", engine}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := RunWAV(context.Background(), b.Bytes(), Options{STT: tc.stt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rules []string
+			var coachAt []int64
+			said := map[string][]string{}
+			for _, ev := range res.Events {
+				switch ev.Kind {
+				case "coaching":
+					rules = append(rules, ev.Rule)
+					coachAt = append(coachAt, ev.AtMS)
+				case "speech":
+					said[ev.Side] = append(said[ev.Side], ev.Text)
+				}
+			}
+			// The customer talks over the agent from 10.5 s: the rule holds
+			// 2 s later. Then the line goes quiet: dead air 6 s on.
+			if len(rules) != 2 || rules[0] != "customer-overtalk" || rules[1] != "dead-air" {
+				t.Fatalf("coaching %v at %v ms; final %+v", rules, coachAt, res.Final)
+			}
+			if at := coachAt[0]; at < 12500 || at > 13300 {
+				t.Errorf("overtalk coaching at %d ms, want 12.5–13.3 s", at)
+			}
+			if res.Final.Sides[0].Interruptions < 1 || res.Final.OvertalkTotal < 2*time.Second {
+				t.Errorf("final measures %+v", res.Final)
+			}
+			if res.Audio != 28*time.Second {
+				t.Errorf("audio %v", res.Audio)
+			}
+			if tc.stt == nil {
+				if len(said) != 0 {
+					t.Errorf("a transcript without an engine: %v", said)
+				}
+				return
+			}
+			var ref, hyp []string
+			for side, want := range map[string][]string{
+				"customer": {script[1].text, script[3].text},
+				"agent":    {script[0].text, script[2].text},
+			} {
+				ref, hyp = append(ref, want...), append(hyp, said[side]...)
+				if len(said[side]) == 0 {
+					t.Errorf("nothing transcribed for the %s", side)
+				}
+			}
+			wer := stt.WordErrorRate(strings.Join(ref, " "), strings.Join(hyp, " "))
+			t.Logf("WER %.0f%% on synthesised speech; %v of audio in %v\ncustomer: %q\nagent: %q", 100*wer, res.Audio, res.Took, said["customer"], said["agent"])
+			if wer > 0.7 {
+				t.Errorf("WER %.0f%%", 100*wer)
+			}
+		})
+	}
+}
+
+func TestReplayRefusesOtherFormats(t *testing.T) {
+	var b bytes.Buffer
+	_ = wav.Encode(&b, wav.Audio{PCM: make([]int16, 1600), Channels: 1, Rate: Rate})
+	if _, err := RunWAV(context.Background(), b.Bytes(), Options{}); err == nil || !strings.Contains(err.Error(), "stereo 16 kHz") {
+		t.Fatalf("mono: %v", err)
+	}
+	if _, err := RunWAV(context.Background(), []byte("junk"), Options{}); err == nil {
+		t.Fatal("junk accepted")
+	}
+}
