@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/internal/wav"
+	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/stt"
 )
 
@@ -35,6 +37,8 @@ type Options struct {
 	LineDuration time.Duration
 	// Partials adds partial transcripts to the timeline.
 	Partials bool
+	// Sentiment scores the transcript; nil: a new analyzer.
+	Sentiment *sentiment.Analyzer
 }
 
 // Event is one line of the timeline.
@@ -45,14 +49,25 @@ type Event struct {
 	Side  string `json:"side,omitempty"`   // speech: customer or agent
 	Text  string `json:"text"`
 	Rule  string `json:"rule,omitempty"` // coaching: the rule that fired
+	// Sentiment of a speech event, -1 … +1: its words, adjusted by a raised
+	// voice or cutting the other side off.
+	Sentiment *float64 `json:"sentiment,omitempty"`
+}
+
+// SideSentiment is one side's smoothed sentiment at the end.
+type SideSentiment struct {
+	Value     float64             `json:"value"`
+	Direction sentiment.Direction `json:"direction"`
 }
 
 // Result of a replay.
 type Result struct {
 	Events []Event
 	Final  analysis.Snapshot
-	Audio  time.Duration // length of the recording
-	Took   time.Duration // time the replay took
+	// Sentiment per side (customer, agent), from the transcript; zero without one.
+	Sentiment [2]SideSentiment
+	Audio     time.Duration // length of the recording
+	Took      time.Duration // time the replay took
 }
 
 // RunWAV replays a WAV file's bytes.
@@ -71,6 +86,9 @@ func RunWAV(ctx context.Context, b []byte, o Options) (Result, error) {
 func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 	if o.LineDuration <= 0 {
 		o.LineDuration = 3 * time.Second
+	}
+	if o.Sentiment == nil {
+		o.Sentiment = &sentiment.Analyzer{}
 	}
 	start := time.Now()
 	an := analysis.New(o.Analysis)
@@ -94,16 +112,22 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 	}
 
 	var events []Event
+	var trends [2]sentiment.Trend
+	var voice [2]voiceLog
 	speech := func(side analysis.Side, rs []stt.Result) {
 		for _, r := range rs {
-			kind := "speech"
+			ev := Event{AtMS: r.Start.Milliseconds(), EndMS: r.End.Milliseconds(), Kind: "speech", Side: side.String(), Text: r.Text}
 			if !r.Final {
 				if !o.Partials {
 					continue
 				}
-				kind = "partial"
+				ev.Kind = "partial"
+			} else {
+				score := o.Sentiment.Utterance(r.Text, voice[side].cues(r.Start, r.End))
+				trends[side].Add(r.End, score)
+				ev.Sentiment = &score
 			}
-			events = append(events, Event{AtMS: r.Start.Milliseconds(), EndMS: r.End.Milliseconds(), Kind: kind, Side: side.String(), Text: r.Text})
+			events = append(events, ev)
 		}
 	}
 	base := time.Unix(0, 0) // the coach's clock is the recording's
@@ -133,6 +157,9 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		if o.STT == nil {
 			continue
 		}
+		for side := range voice {
+			voice[side].add(snap.Sides[side].Talking, snap.Sides[side].LevelDBFS, snap.Sides[1-side].Talking)
+		}
 		for j := range frameSamples {
 			sides[0][j], sides[1][j] = f[2*j], f[2*j+1]
 		}
@@ -155,5 +182,53 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		speech(analysis.Side(side), rs)
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].AtMS < events[j].AtMS })
-	return Result{Events: events, Final: an.Snapshot(), Audio: time.Duration(frames) * 20 * time.Millisecond, Took: time.Since(start)}, nil
+	res := Result{Events: events, Final: an.Snapshot(), Audio: time.Duration(frames) * 20 * time.Millisecond, Took: time.Since(start)}
+	for side := range trends {
+		res.Sentiment[side] = SideSentiment{Value: trends[side].Value(), Direction: trends[side].Direction()}
+	}
+	return res, nil
+}
+
+// voiceLog keeps, per 20 ms frame, what the acoustic cues of an utterance
+// need: the side's level while it talks and whether the other side talked.
+type voiceLog struct {
+	level      []float32 // dBFS while talking, NaN otherwise
+	otherTalks []bool
+}
+
+func (v *voiceLog) add(talking bool, levelDBFS float64, other bool) {
+	l := float32(math.NaN())
+	if talking {
+		l = float32(levelDBFS)
+	}
+	v.level = append(v.level, l)
+	v.otherTalks = append(v.otherTalks, other)
+}
+
+// cues for the utterance from start to end: how much louder than the
+// side's talk before it, and whether the other side was talking as it began.
+func (v *voiceLog) cues(start, end time.Duration) sentiment.Cues {
+	from, to := int(start/(20*time.Millisecond)), int(end/(20*time.Millisecond))
+	from, to = min(max(from, 0), len(v.level)), min(max(to, 0), len(v.level))
+	mean := func(ls []float32) (float64, int) {
+		sum, n := 0.0, 0
+		for _, l := range ls {
+			if !math.IsNaN(float64(l)) {
+				sum += float64(l)
+				n++
+			}
+		}
+		return sum / float64(max(n, 1)), n
+	}
+	var c sentiment.Cues
+	if now, n := mean(v.level[from:to]); n > 0 {
+		if before, m := mean(v.level[:from]); m >= 50 { // a second of earlier talk to compare with
+			c.LoudnessDB = now - before
+		}
+	}
+	// The utterance starts with the pre-roll: look a little in.
+	if at := min(from+10, len(v.otherTalks)-1); at >= 0 {
+		c.Interrupting = v.otherTalks[at]
+	}
+	return c
 }

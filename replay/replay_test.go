@@ -77,6 +77,7 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 			var rules []string
 			var coachAt []int64
 			said := map[string][]string{}
+			mood := map[string][]float64{}
 			for _, ev := range res.Events {
 				switch ev.Kind {
 				case "coaching":
@@ -84,6 +85,11 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 					coachAt = append(coachAt, ev.AtMS)
 				case "speech":
 					said[ev.Side] = append(said[ev.Side], ev.Text)
+					if ev.Sentiment == nil {
+						t.Errorf("speech without sentiment: %+v", ev)
+					} else {
+						mood[ev.Side] = append(mood[ev.Side], *ev.Sentiment)
+					}
 				}
 			}
 			// The customer talks over the agent from 10.5 s: the rule holds
@@ -120,6 +126,17 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 			t.Logf("WER %.0f%% on synthesised speech; %v of audio in %v\ncustomer: %q\nagent: %q", 100*wer, res.Audio, res.Took, said["customer"], said["agent"])
 			if wer > 0.7 {
 				t.Errorf("WER %.0f%%", 100*wer)
+			}
+			// The agent is friendly; the customer's complaint, said over the
+			// agent, is not.
+			if c := mood["customer"]; len(c) == 0 || c[len(c)-1] > -0.2 {
+				t.Errorf("customer sentiment %v, want the complaint negative", c)
+			}
+			if a := mood["agent"]; len(a) == 0 || a[0] < 0.2 {
+				t.Errorf("agent sentiment %v, want the greeting positive", a)
+			}
+			if res.Sentiment[1].Value <= res.Sentiment[0].Value {
+				t.Errorf("final sentiment %+v: the agent should end above the customer", res.Sentiment)
 			}
 		})
 	}

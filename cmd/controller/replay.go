@@ -76,7 +76,11 @@ func printTimeline(w io.Writer, name string, e stt.Engine, res replay.Result) {
 		case "partial":
 			fmt.Fprintf(w, "  %s  %-8s  … %s\n", stamp, ev.Side, ev.Text)
 		default:
-			fmt.Fprintf(w, "  %s  %-8s  %s\n", stamp, ev.Side, ev.Text)
+			mood := ""
+			if ev.Sentiment != nil {
+				mood = fmt.Sprintf("  (%+.2f)", *ev.Sentiment)
+			}
+			fmt.Fprintf(w, "  %s  %-8s  %s%s\n", stamp, ev.Side, ev.Text, mood)
 		}
 	}
 	s := res.Final
@@ -84,6 +88,10 @@ func printTimeline(w io.Writer, name string, e stt.Engine, res replay.Result) {
 	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
 	fmt.Fprintf(w, "\nsummary: customer talked %s, agent %s (agent share %.0f%%); overtalk %s (customer interrupted %d×, agent %d×); longest silence %s\n",
 		r(cust.TalkTime), r(agent.TalkTime), 100*s.AgentShare, r(s.OvertalkTotal), cust.Interruptions, agent.Interruptions, r(s.LongestSilence))
+	if e != nil {
+		fmt.Fprintf(w, "sentiment: customer %+.2f %s, agent %+.2f %s\n",
+			res.Sentiment[0].Value, res.Sentiment[0].Direction, res.Sentiment[1].Value, res.Sentiment[1].Direction)
+	}
 }
 
 func printJSON(w io.Writer, res replay.Result) error {
@@ -94,9 +102,10 @@ func printJSON(w io.Writer, res replay.Result) error {
 		}
 	}
 	return enc.Encode(struct {
-		Kind     string `json:"kind"`
-		AudioMS  int64  `json:"audio_ms"`
-		TookMS   int64  `json:"took_ms"`
-		Measures any    `json:"measures"`
-	}{"summary", res.Audio.Milliseconds(), res.Took.Milliseconds(), res.Final})
+		Kind      string                  `json:"kind"`
+		AudioMS   int64                   `json:"audio_ms"`
+		TookMS    int64                   `json:"took_ms"`
+		Measures  any                     `json:"measures"`
+		Sentiment [2]replay.SideSentiment `json:"sentiment"` // customer, agent
+	}{"summary", res.Audio.Milliseconds(), res.Took.Milliseconds(), res.Final, res.Sentiment})
 }
