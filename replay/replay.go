@@ -14,6 +14,7 @@ import (
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/internal/wav"
+	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/stt"
 )
@@ -39,13 +40,16 @@ type Options struct {
 	Partials bool
 	// Sentiment scores the transcript; nil: a new analyzer.
 	Sentiment *sentiment.Analyzer
+	// Phrases are the topics and compliance rules looked for in the
+	// transcript; nil: phrases.Default().
+	Phrases *phrases.Config
 }
 
 // Event is one line of the timeline.
 type Event struct {
 	AtMS  int64  `json:"at_ms"`            // when it starts in the recording
 	EndMS int64  `json:"end_ms,omitempty"` // speech: when it ends
-	Kind  string `json:"kind"`             // "speech", "partial" or "coaching"
+	Kind  string `json:"kind"`             // "speech", "partial", "coaching", "topic", "alert" or "disclosure"
 	Side  string `json:"side,omitempty"`   // speech: customer or agent
 	Text  string `json:"text"`
 	Rule  string `json:"rule,omitempty"` // coaching: the rule that fired
@@ -66,8 +70,10 @@ type Result struct {
 	Final  analysis.Snapshot
 	// Sentiment per side (customer, agent), from the transcript; zero without one.
 	Sentiment [2]SideSentiment
-	Audio     time.Duration // length of the recording
-	Took      time.Duration // time the replay took
+	// Topics mentioned, from the transcript.
+	Topics []string
+	Audio  time.Duration // length of the recording
+	Took   time.Duration // time the replay took
 }
 
 // RunWAV replays a WAV file's bytes.
@@ -90,6 +96,11 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 	if o.Sentiment == nil {
 		o.Sentiment = &sentiment.Analyzer{}
 	}
+	if o.Phrases == nil {
+		d := phrases.Default()
+		o.Phrases = &d
+	}
+	spot := phrases.NewSpotter(*o.Phrases)
 	start := time.Now()
 	an := analysis.New(o.Analysis)
 	coach, err := coaching.New(o.Coaching)
@@ -112,6 +123,22 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 	}
 
 	var events []Event
+	found := func(fs []phrases.Finding) {
+		for _, f := range fs {
+			ev := Event{AtMS: f.At.Milliseconds(), Side: f.Side, Rule: f.Name, Text: f.Phrase}
+			switch f.Kind {
+			case phrases.Topic:
+				ev.Kind, ev.Rule, ev.Text = "topic", "", f.Name+" ("+f.Phrase+")"
+			case phrases.Disclosed:
+				ev.Kind = "disclosure"
+			case phrases.Said:
+				ev.Kind, ev.Text = "alert", "said: "+f.Phrase
+			case phrases.Missing:
+				ev.Kind, ev.Text = "alert", "not said in time"
+			}
+			events = append(events, ev)
+		}
+	}
 	var trends [2]sentiment.Trend
 	var voice [2]voiceLog
 	speech := func(side analysis.Side, rs []stt.Result) {
@@ -128,6 +155,9 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 				ev.Sentiment = &score
 			}
 			events = append(events, ev)
+			if r.Final {
+				found(spot.Utterance(side.String(), r.Text, r.Start))
+			}
 		}
 	}
 	base := time.Unix(0, 0) // the coach's clock is the recording's
@@ -157,6 +187,7 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		if o.STT == nil {
 			continue
 		}
+		found(spot.Tick(at))
 		for side := range voice {
 			voice[side].add(snap.Sides[side].Talking, snap.Sides[side].LevelDBFS, snap.Sides[1-side].Talking)
 		}
@@ -185,6 +216,9 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 	res := Result{Events: events, Final: an.Snapshot(), Audio: time.Duration(frames) * 20 * time.Millisecond, Took: time.Since(start)}
 	for side := range trends {
 		res.Sentiment[side] = SideSentiment{Value: trends[side].Value(), Direction: trends[side].Direction()}
+	}
+	if o.STT != nil {
+		res.Topics = spot.Topics()
 	}
 	return res, nil
 }

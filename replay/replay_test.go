@@ -3,12 +3,14 @@ package replay
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/callcoach/callcoach/fakefs/mixer"
 	"github.com/callcoach/callcoach/internal/wav"
+	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/tts"
@@ -70,19 +72,33 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 		stt  stt.Engine
 	}{{"measures only", nil}, {"with speech to text", engine}} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := RunWAV(context.Background(), b.Bytes(), Options{STT: tc.stt})
+			// Compliance for this test: a disclosure nobody makes, and a
+			// phrase the agent is not to say.
+			rules, err := phrases.Parse([]byte(`
+topics: {account: [account number], outage: [internet]}
+compliance:
+  required: [{name: greeting-name, side: agent, within: 5s, phrases: [my name is]}]
+  forbidden: [{name: no-address, side: agent, phrases: [the address]}]
+`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rules []string
+			res, err := RunWAV(context.Background(), b.Bytes(), Options{STT: tc.stt, Phrases: &rules})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var coached []string
+			var alerts []string
 			var coachAt []int64
 			said := map[string][]string{}
 			mood := map[string][]float64{}
 			for _, ev := range res.Events {
 				switch ev.Kind {
 				case "coaching":
-					rules = append(rules, ev.Rule)
+					coached = append(coached, ev.Rule)
 					coachAt = append(coachAt, ev.AtMS)
+				case "alert":
+					alerts = append(alerts, fmt.Sprintf("%s@%d", ev.Rule, ev.AtMS/1000))
 				case "speech":
 					said[ev.Side] = append(said[ev.Side], ev.Text)
 					if ev.Sentiment == nil {
@@ -94,8 +110,8 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 			}
 			// The customer talks over the agent from 10.5 s: the rule holds
 			// 2 s later. Then the line goes quiet: dead air 6 s on.
-			if len(rules) != 2 || rules[0] != "customer-overtalk" || rules[1] != "dead-air" {
-				t.Fatalf("coaching %v at %v ms; final %+v", rules, coachAt, res.Final)
+			if len(coached) != 2 || coached[0] != "customer-overtalk" || coached[1] != "dead-air" {
+				t.Fatalf("coaching %v at %v ms; final %+v", coached, coachAt, res.Final)
 			}
 			if at := coachAt[0]; at < 12500 || at > 13300 {
 				t.Errorf("overtalk coaching at %d ms, want 12.5–13.3 s", at)
@@ -107,10 +123,17 @@ func TestReplayFindsTheCoachingMoments(t *testing.T) {
 				t.Errorf("audio %v", res.Audio)
 			}
 			if tc.stt == nil {
-				if len(said) != 0 {
-					t.Errorf("a transcript without an engine: %v", said)
+				if len(said) != 0 || len(alerts) != 0 || len(res.Topics) != 0 {
+					t.Errorf("a transcript without an engine: %v %v %v", said, alerts, res.Topics)
 				}
 				return
+			}
+			// The agent never gives a name; at 8.9 s it asks for the address.
+			if fmt.Sprint(alerts) != "[greeting-name@5 no-address@8]" {
+				t.Errorf("alerts %v", alerts)
+			}
+			if fmt.Sprint(res.Topics) != "[account outage]" {
+				t.Errorf("topics %v", res.Topics)
 			}
 			var ref, hyp []string
 			for side, want := range map[string][]string{

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/replay"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
@@ -21,6 +23,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "one JSON object per line: the events, then a summary")
 	engine := fs.String("stt", "pocketsphinx", "speech-to-text engine: pocketsphinx or none")
 	partials := fs.Bool("partials", false, "include partial transcripts")
+	phrasesFile := fs.String("phrases", "", "YAML file of topics and compliance phrases (default: the built-in phrases/default.yaml)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller replay [--json] [--stt pocketsphinx|none] [--partials] recording.wav")
 		fmt.Fprintln(stderr, "The recording is stereo 16 kHz 16-bit, channel 0 the customer, channel 1 the agent (as mod_audio_fork sends them).")
@@ -38,6 +41,13 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	o := replay.Options{Partials: *partials}
+	if *phrasesFile != "" {
+		c, err := phrases.Load(*phrasesFile)
+		if err != nil {
+			return err
+		}
+		o.Phrases = &c
+	}
 	switch *engine {
 	case "none", "":
 	case "pocketsphinx":
@@ -73,6 +83,12 @@ func printTimeline(w io.Writer, name string, e stt.Engine, res replay.Result) {
 		switch ev.Kind {
 		case "coaching":
 			fmt.Fprintf(w, "  %s  coach     [%s] %q\n", stamp, ev.Rule, ev.Text)
+		case "topic":
+			fmt.Fprintf(w, "  %s  topic     %s, said by the %s\n", stamp, ev.Text, ev.Side)
+		case "alert":
+			fmt.Fprintf(w, "  %s  ALERT     [%s] %s: %s\n", stamp, ev.Rule, ev.Side, ev.Text)
+		case "disclosure":
+			fmt.Fprintf(w, "  %s  ok        [%s] %s said %q\n", stamp, ev.Rule, ev.Side, ev.Text)
 		case "partial":
 			fmt.Fprintf(w, "  %s  %-8s  … %s\n", stamp, ev.Side, ev.Text)
 		default:
@@ -91,6 +107,7 @@ func printTimeline(w io.Writer, name string, e stt.Engine, res replay.Result) {
 	if e != nil {
 		fmt.Fprintf(w, "sentiment: customer %+.2f %s, agent %+.2f %s\n",
 			res.Sentiment[0].Value, res.Sentiment[0].Direction, res.Sentiment[1].Value, res.Sentiment[1].Direction)
+		fmt.Fprintf(w, "topics: %s\n", strings.Join(res.Topics, ", "))
 	}
 }
 
@@ -107,5 +124,6 @@ func printJSON(w io.Writer, res replay.Result) error {
 		TookMS    int64                   `json:"took_ms"`
 		Measures  any                     `json:"measures"`
 		Sentiment [2]replay.SideSentiment `json:"sentiment"` // customer, agent
-	}{"summary", res.Audio.Milliseconds(), res.Took.Milliseconds(), res.Final, res.Sentiment})
+		Topics    []string                `json:"topics"`
+	}{"summary", res.Audio.Milliseconds(), res.Took.Milliseconds(), res.Final, res.Sentiment, res.Topics})
 }
