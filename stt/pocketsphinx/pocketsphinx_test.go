@@ -2,10 +2,12 @@ package pocketsphinx
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,15 +56,15 @@ func loadClips(t testing.TB) []clip {
 
 // transcribe runs a clip through a Stream the way a call's side would go:
 // 20 ms frames with a plain energy detector for speech.
-func transcribe(t testing.TB, rec stt.Recognizer, pcm []int16) (finals []stt.Result, partials int) {
-	t.Helper()
+func transcribe(rec stt.Recognizer, pcm []int16) (finals []stt.Result, partials int, err error) {
 	s := stt.NewStream(rec, 16000, stt.StreamOptions{})
 	const frame = 320
 	feed := func(f []int16) {
-		rs, err := s.Feed(f, mixer.RMS(f) > 300)
 		if err != nil {
-			t.Fatal(err)
+			return
 		}
+		var rs []stt.Result
+		rs, err = s.Feed(f, mixer.RMS(f) > 300)
 		for _, r := range rs {
 			if r.Final {
 				finals = append(finals, r)
@@ -77,7 +79,7 @@ func transcribe(t testing.TB, rec stt.Recognizer, pcm []int16) (finals []stt.Res
 	for range 50 { // a second of silence after the clip ends the utterance
 		feed(make([]int16, frame))
 	}
-	return finals, partials
+	return finals, partials, err
 }
 
 func TestRecognisesReadSpeech(t *testing.T) {
@@ -95,7 +97,10 @@ func TestRecognisesReadSpeech(t *testing.T) {
 	sawPartial := false
 	for _, c := range loadClips(t) {
 		start := time.Now()
-		finals, partials := transcribe(t, rec, c.pcm)
+		finals, partials, err := transcribe(rec, c.pcm)
+		if err != nil {
+			t.Fatal(err)
+		}
 		took += time.Since(start)
 		audio += time.Duration(len(c.pcm)) * time.Second / 16000
 		var text []string
@@ -143,9 +148,63 @@ func BenchmarkRealTimeFactor(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for _, c := range clips {
-			transcribe(b, rec, c.pcm)
+			if _, _, err := transcribe(rec, c.pcm); err != nil {
+				b.Fatal(err)
+			}
 			audio += time.Duration(len(c.pcm)) * time.Second / 16000
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/audio.Seconds(), "rtf")
+}
+
+// BenchmarkConcurrentStreams decodes the clips on several recognisers at
+// once, as several sides of several calls would be: streams-in-real-time is
+// how many such streams the machine keeps up with (audio per wall second).
+//
+//	go test -run XXX -bench ConcurrentStreams -benchtime 1x ./stt/pocketsphinx/
+func BenchmarkConcurrentStreams(b *testing.B) {
+	e, err := NewEngine(DefaultModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clips := loadClips(b)
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) {
+			recs := make([]stt.Recognizer, n)
+			for i := range recs {
+				if recs[i], err = e.NewRecognizer(); err != nil {
+					b.Fatal(err)
+				}
+				defer recs[i].Close()
+			}
+			var audio time.Duration
+			for _, c := range clips {
+				audio += time.Duration(len(c.pcm)) * time.Second / 16000
+			}
+			b.ResetTimer()
+			for range b.N {
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				for _, r := range recs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for _, c := range clips {
+							if _, _, err := transcribe(r, c.pcm); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			}
+			wall := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(n)*audio.Seconds()/wall, "streams-in-real-time")
+		})
+	}
 }
