@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
@@ -39,6 +40,9 @@ type Config struct {
 	// ForkConnectTimeout bounds the wait for mod_audio_fork::connect.
 	ForkConnectTimeout time.Duration
 	Pipeline           streaming.PipelineConfig
+	// CoachingRules, if set, gives each call the coaching policy's rules as
+	// they are when its analysis starts (package policy keeps them current).
+	CoachingRules func() []coaching.Rule
 	// AnalyticsEvery is how often a connected call's measures are published
 	// (default 5 s); the final ones always are, on CLOSED.
 	AnalyticsEvery time.Duration

@@ -46,7 +46,12 @@ func (c *Call) startFork(ctx context.Context) bool {
 		case af := <-c.forkEv:
 			switch af.Kind {
 			case "connect":
-				p, err := streaming.NewPipeline(context.WithoutCancel(ctx), sess, c.m.cfg.Pipeline)
+				pcfg := c.m.cfg.Pipeline
+				if c.m.cfg.CoachingRules != nil {
+					// The policy as it is now: a reload applies to calls connected after it.
+					pcfg.Coaching.Rules = c.m.cfg.CoachingRules()
+				}
+				p, err := streaming.NewPipeline(context.WithoutCancel(ctx), sess, pcfg)
 				if err != nil {
 					unregister()
 					c.log.Error("analysis pipeline", "err", err)

@@ -34,7 +34,8 @@ type config struct {
 	ShutdownGrace  time.Duration
 	LogLevel       slog.Level
 	ControllerID   string
-	Pprof          bool // Go profiles under /debug/pprof/ on --fork-listen
+	Pprof          bool   // Go profiles under /debug/pprof/ on --fork-listen
+	CoachingPolicy string // YAML file; empty: the built-in policy
 }
 
 func defaultConfig() config {
@@ -97,6 +98,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.NoAgentMessage, "no-agent-message", "what the caller hears when the agent is busy or does not answer")
 	str(&c.MediaDir, "media-dir", "directory for synthesised speech; FreeSWITCH must be able to read it")
 	str(&c.TTSEngine, "tts-engine", "flite or espeak-ng (default: flite when installed)")
+	str(&c.CoachingPolicy, "coaching-policy", "coaching policy YAML, reloaded when it changes (default: the built-in policy/default.yaml)")
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")
 	str(&c.ControllerID, "controller-id", "this controller's name in published events")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callcoach/callcoach/phrases"
+	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/replay"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
@@ -23,6 +24,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "one JSON object per line: the events, then a summary")
 	engine := fs.String("stt", "pocketsphinx", "speech-to-text engine: pocketsphinx or none")
 	partials := fs.Bool("partials", false, "include partial transcripts")
+	policyFile := fs.String("policy", "", "coaching policy YAML (default: the built-in policy/default.yaml)")
 	phrasesFile := fs.String("phrases", "", "YAML file of topics and compliance phrases (default: the built-in phrases/default.yaml)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: controller replay [--json] [--stt pocketsphinx|none] [--partials] recording.wav")
@@ -41,6 +43,12 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	o := replay.Options{Partials: *partials}
+	o.Coaching.Rules = policy.Default()
+	if *policyFile != "" {
+		if o.Coaching.Rules, err = policy.Load(*policyFile); err != nil {
+			return err
+		}
+	}
 	if *phrasesFile != "" {
 		c, err := phrases.Load(*phrasesFile)
 		if err != nil {

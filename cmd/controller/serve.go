@@ -21,8 +21,10 @@ import (
 
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/tts"
 )
@@ -65,8 +67,10 @@ type app struct {
 	publisher *bus.Publisher
 	redis     *redis.Client
 	manager   *callflow.Manager
-	eslAddr   net.Addr // where FreeSWITCH's `socket` app connects
-	httpAddr  string   // the analyzer's websocket and /status
+	eslAddr   net.Addr           // where FreeSWITCH's `socket` app connects
+	httpAddr  string             // the analyzer's websocket and /status
+	stopWatch context.CancelFunc // the coaching policy's watcher, if any
+	watchDone chan struct{}
 }
 
 // start wires and starts every part. observe, if set, wraps the publisher
@@ -133,6 +137,20 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		cfg.ForkURL = "ws://" + a.httpAddr
 	}
 
+	builtIn := policy.Default()
+	rules := func() []coaching.Rule { return builtIn }
+	if cfg.CoachingPolicy != "" {
+		w, err := policy.Watch(cfg.CoachingPolicy, log)
+		if err != nil {
+			return nil, fmt.Errorf("--coaching-policy: %w", err)
+		}
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopWatch = stop
+		a.watchDone = make(chan struct{})
+		go func() { defer close(a.watchDone); w.Run(wctx, 2*time.Second) }()
+		rules = w.Rules
+	}
+
 	a.manager, err = callflow.New(callflow.Config{
 		AgentDial:         cfg.AgentDial,
 		ConferenceProfile: cfg.Profile,
@@ -142,6 +160,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		ForkURL:           cfg.ForkURL,
 		MediaDir:          cfg.MediaDir,
 		CoachMode:         mode,
+		CoachingRules:     rules,
 	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log})
 	if err != nil {
 		return nil, err
@@ -206,6 +225,10 @@ func (a *app) shutdown(grace time.Duration) error {
 }
 
 func (a *app) closeAll() {
+	if a.stopWatch != nil {
+		a.stopWatch()
+		<-a.watchDone
+	}
 	if a.server != nil {
 		_ = a.server.Close()
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +81,48 @@ func TestServeShutdownReleasesLiveCalls(t *testing.T) {
 		t.Error("the status endpoint still answers after shutdown")
 	}
 	caller.Hangup("NORMAL_CLEARING")
+}
+
+// --coaching-policy: the rules of the file are what coaches the call.
+func TestServeUsesTheCoachingPolicy(t *testing.T) {
+	fs, err := fakefs.Start(fakefs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	fs.AddEndpoint("user/1001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, 7000)})
+
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(`rules: [{name: both-talking, say: "Both of you are talking.", when: {after: 1s, agent_share_below: 0.9}}]`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.register(fset)
+	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
+		"--redis-addr", "", "--greeting", "", "--media-dir", t.TempDir(), "--coaching-policy", policyFile}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logs := &syncWriter{}
+	a, err := start(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.shutdown(time.Second)
+	caller, err := fs.PlaceCall(ctx, fakefs.InboundCall{From: "5551234", To: "1001", Socket: a.eslAddr.String(), Source: mixer.Tone(440, 7000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Hangup("NORMAL_CLEARING")
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for !strings.Contains(logs.String(), `rule=both-talking`) {
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+			t.Fatalf("the policy's rule never fired\n%s", logs.String())
+		}
+	}
 }
