@@ -13,6 +13,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/callcoach/callcoach/coaching"
+	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 )
@@ -88,7 +90,8 @@ func mood(v float64) string {
 }
 
 // TestEvaluationSet replays every scripted call of testdata/dialogues.yaml
-// and scores the analyzer against what each should produce: word error
+// with the shipped coaching policy and scores the analyzer against what each
+// should produce: word error
 // rate, topic precision and recall, sentiment per side, coaching precision
 // and recall. The thresholds sit under the figures measured when the set
 // was made, so a regression fails.
@@ -121,7 +124,7 @@ func TestEvaluationSet(t *testing.T) {
 	for _, d := range set {
 		script := d.script(t)
 		pcm := record(t, script, time.Duration(d.Length*float64(time.Second)))
-		res, err := Run(context.Background(), pcm, Options{STT: engine})
+		res, err := Run(context.Background(), pcm, Options{STT: engine, Coaching: coaching.Config{Rules: policy.Default()}})
 		if err != nil {
 			t.Fatalf("%s: %v", d.Name, err)
 		}
