@@ -103,6 +103,46 @@ type sideState struct {
 	interrupts  int
 	overFrames  int64 // overtalk this side started (completed episodes)
 	level       float64
+
+	// Raised voice: a fast and a slow average of the side's level in dB
+	// over its voiced frames; the slow one is the side's usual voice.
+	voiced      int64
+	fastDB      float64
+	baseDB      float64
+	raisedRun   int64 // frames of the current raised episode
+	raisedTotal int64
+}
+
+// Raised-voice tuning: a side's voice is raised when its last half second is
+// RaisedDB above its usual level, known after warmUpFrames of its speech.
+const (
+	RaisedDB     = 6.0
+	warmUpFrames = 250 // 5 s of voiced speech
+	fastFrames   = 25  // 0.5 s
+	slowFrames   = 1500
+)
+
+// trackVoice follows the side's loudness on a voiced frame of a turn.
+func (s *sideState) trackVoice(ms float64) {
+	db := 10 * math.Log10(max(ms, 1))
+	s.voiced++
+	if s.voiced == 1 {
+		s.fastDB, s.baseDB = db, db
+		return
+	}
+	s.fastDB += (db - s.fastDB) / fastFrames
+	if s.voiced <= warmUpFrames {
+		s.baseDB += (db - s.baseDB) / float64(s.voiced) // the mean so far
+	} else if s.raisedRun == 0 {
+		s.baseDB += (db - s.baseDB) / slowFrames // shouting does not become the norm
+	}
+	switch {
+	case s.voiced > warmUpFrames && s.fastDB-s.baseDB >= RaisedDB:
+		s.raisedRun++
+		s.raisedTotal++
+	case s.fastDB-s.baseDB < RaisedDB-1: // a little hysteresis
+		s.raisedRun = 0
+	}
 }
 
 // Analyzer holds one call's measures. The zero value is not usable; use New.
@@ -200,6 +240,7 @@ func (a *Analyzer) Levels(customerMS, agentMS float64) {
 		}
 		if levels[i] >= a.offMS {
 			s.lastVoiced = n
+			s.trackVoice(levels[i])
 		} else if n-s.lastVoiced >= int64(a.cfg.Hangover) {
 			ended[i] = true
 		}
@@ -234,6 +275,7 @@ func (a *Analyzer) endTurn(side Side) {
 	s.talkFrames += turn
 	s.longestTurn = max(s.longestTurn, turn)
 	s.talking = false
+	s.raisedRun = 0
 	s.lastEnd = end
 	if a.overOn {
 		d := max(0, end-a.overStart)
@@ -315,6 +357,9 @@ type SideStats struct {
 	OvertalkTime time.Duration
 	// LevelDBFS of the last frame, floored at SilenceDBFS (JSON has no -Inf).
 	LevelDBFS float64
+	// RaisedVoice: how long the side has been RaisedDB louder than its usual
+	// voice (0 when it is not now); RaisedTotal: over the call.
+	RaisedVoice, RaisedTotal time.Duration
 }
 
 // Overtalk is the current overtalk, if any.
@@ -384,6 +429,7 @@ func (a *Analyzer) Snapshot() Snapshot {
 		}
 		st.LongestMonologue = frames(mono)
 		st.OvertalkTime = frames(s.overFrames)
+		st.RaisedVoice, st.RaisedTotal = frames(s.raisedRun), frames(s.raisedTotal)
 		snap.Sides[i] = st
 	}
 	if a.holder == NoSide {

@@ -340,3 +340,40 @@ func TestAnalyzerInvariants(t *testing.T) {
 		}
 	}
 }
+
+// A side whose voice rises well above its usual level for a while has a
+// raised voice for that while; its first seconds only set what usual is.
+func TestRaisedVoice(t *testing.T) {
+	tests := []struct {
+		name        string
+		segs        []seg
+		raisedNow   time.Duration // at least
+		raisedTotal [2]time.Duration
+	}{
+		{"steady voice", []seg{{20 * time.Second, loud, loud / 2}}, 0, [2]time.Duration{0, 0}},
+		{"shouting from the first word is the usual voice", []seg{{4 * time.Second, 4 * loud, 0}}, 0, [2]time.Duration{0, 0}},
+		{"the customer gets louder (+12 dB) and is still shouting", []seg{{8 * time.Second, loud, 0}, {3 * time.Second, 4 * loud, 0}},
+			2500 * time.Millisecond, [2]time.Duration{2500 * time.Millisecond, 0}},
+		// The half-second average takes a moment to rise and to fall back.
+		{"and calms down", []seg{{8 * time.Second, loud, 0}, {3 * time.Second, 4 * loud, 0}, {3 * time.Second, loud, 0}},
+			0, [2]time.Duration{3 * time.Second, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := New(Config{})
+			pos := 0
+			feed(a, &pos, tt.segs...)
+			s := a.Snapshot()
+			c := s.Sides[Customer]
+			if c.RaisedVoice < tt.raisedNow || (tt.raisedNow == 0 && c.RaisedVoice != 0) {
+				t.Errorf("raised now %v, want %v", c.RaisedVoice, tt.raisedNow)
+			}
+			for side, want := range tt.raisedTotal {
+				got := s.Sides[side].RaisedTotal
+				if got < want-300*time.Millisecond || got > want+300*time.Millisecond {
+					t.Errorf("%s raised in all %v, want about %v", Side(side), got, want)
+				}
+			}
+		})
+	}
+}

@@ -18,6 +18,8 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 		Interruptions    int     `json:"interruptions"`
 		OvertalkMS       int64   `json:"overtalk_started_ms"`
 		LevelDBFS        float64 `json:"level_dbfs"`
+		RaisedVoiceMS    int64   `json:"raised_voice_ms"`
+		RaisedTotalMS    int64   `json:"raised_total_ms"`
 	}
 	type overtalk struct {
 		By string `json:"by"`
@@ -38,7 +40,8 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 	}
 	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	sd := func(x SideStats) side {
-		return side{x.Talking, ms(x.TalkTime), x.Turns, ms(x.LongestTurn), ms(x.LongestMonologue), x.Interruptions, ms(x.OvertalkTime), x.LevelDBFS}
+		return side{x.Talking, ms(x.TalkTime), x.Turns, ms(x.LongestTurn), ms(x.LongestMonologue), x.Interruptions, ms(x.OvertalkTime), x.LevelDBFS,
+			ms(x.RaisedVoice), ms(x.RaisedTotal)}
 	}
 	w := wire{
 		ElapsedMS: ms(s.Elapsed), Customer: sd(s.Sides[Customer]), Agent: sd(s.Sides[Agent]),

@@ -45,6 +45,8 @@ type when struct {
 	Silence           time.Duration `yaml:"silence"`
 	AgentMonologue    time.Duration `yaml:"agent_monologue"`
 	CustomerMonologue time.Duration `yaml:"customer_monologue"`
+	CustomerRaised    time.Duration `yaml:"customer_raised_voice"`
+	AgentRaised       time.Duration `yaml:"agent_raised_voice"`
 	AgentShareAbove   *float64      `yaml:"agent_share_above"`
 	AgentShareBelow   *float64      `yaml:"agent_share_below"`
 	After             time.Duration `yaml:"after"`
@@ -119,6 +121,12 @@ func (w when) match() (func(analysis.Snapshot) bool, error) {
 		add(func(s analysis.Snapshot) bool {
 			return s.Monologue.Side == analysis.Customer && s.Monologue.Duration >= d
 		})
+	}
+	if d := w.CustomerRaised; d > 0 {
+		add(func(s analysis.Snapshot) bool { return s.Sides[analysis.Customer].RaisedVoice >= d })
+	}
+	if d := w.AgentRaised; d > 0 {
+		add(func(s analysis.Snapshot) bool { return s.Sides[analysis.Agent].RaisedVoice >= d })
 	}
 	for _, x := range []*float64{w.AgentShareAbove, w.AgentShareBelow} {
 		if x != nil && (*x < 0 || *x > 1) {

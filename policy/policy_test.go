@@ -40,6 +40,8 @@ func TestDefaultPolicy(t *testing.T) {
 		{"agent-monologue", customerOver, false},
 		{"agent-dominates", dominant, true},
 		{"agent-dominates", early, false}, // the `after` condition
+		{"customer-upset", analysis.Snapshot{Sides: [2]analysis.SideStats{{RaisedVoice: 2 * time.Second}, {}}}, true},
+		{"customer-upset", analysis.Snapshot{Sides: [2]analysis.SideStats{{RaisedVoice: time.Second}, {RaisedVoice: 5 * time.Second}}}, false},
 	}
 	for _, tt := range tests {
 		r, ok := byName(rules, tt.rule)

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/fakefs/mixer"
 	"github.com/callcoach/callcoach/internal/wav"
 	"github.com/callcoach/callcoach/phrases"
+	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/tts"
@@ -173,5 +176,38 @@ func TestReplayRefusesOtherFormats(t *testing.T) {
 	}
 	if _, err := RunWAV(context.Background(), []byte("junk"), Options{}); err == nil {
 		t.Fatal("junk accepted")
+	}
+}
+
+// With the shipped policy, a customer who raises their voice gets the agent
+// a line to acknowledge it.
+func TestReplayRaisedVoice(t *testing.T) {
+	const a = 3000
+	var pcm []int16
+	add := func(d time.Duration, cust, agent float64) {
+		for i := range int(d / time.Second * Rate) {
+			x := 2 * math.Pi * float64(len(pcm)/2+i) / Rate
+			pcm = append(pcm, int16(cust*math.Sin(440*x)), int16(agent*math.Sin(880*x)))
+		}
+	}
+	add(7*time.Second, a, 0)   // the customer explains, at their usual level
+	add(2*time.Second, 0, a)   // the agent answers
+	add(4*time.Second, 4*a, 0) // the customer, 12 dB louder
+	add(2*time.Second, 0, 0)
+	res, err := Run(context.Background(), pcm, Options{Coaching: coaching.Config{Rules: policy.Default()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range res.Events {
+		if ev.Kind == "coaching" {
+			got = append(got, fmt.Sprintf("%s@%.1f", ev.Rule, float64(ev.AtMS)/1000))
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "customer-upset@") {
+		t.Fatalf("coaching %v, want customer-upset", got)
+	}
+	if at := res.Events[0].AtMS; at < 10500 || at > 11500 {
+		t.Errorf("customer-upset at %d ms, want 1.5–2.5 s into the loud part (9 s)", at)
 	}
 }
