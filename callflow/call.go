@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
@@ -409,7 +410,7 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 		select {
 		case <-tick.C:
 			if p := c.currentPipeline(); p != nil {
-				c.publishAnalytics(p.Snapshot(), false)
+				c.publishAnalytics(p.Snapshot(), p.Outcomes(), false)
 			}
 		case <-c.hungUp:
 			return "caller hung up", false
@@ -551,7 +552,7 @@ func (c *Call) close(reason string, release bool) {
 	if p != nil {
 		_ = p.Close()
 		snap := p.Snapshot()
-		c.publishAnalytics(snap, true)
+		c.publishAnalytics(snap, p.Outcomes(), true)
 	}
 	if fork != nil {
 		if _, err := c.m.deps.Switch.API(ctx, "uuid_audio_fork "+c.sock.UUID()+" stop"); err != nil && !isGone(err) {
@@ -591,12 +592,14 @@ func forkMetadata(callID string) string {
 type Analytics struct {
 	Measures   analysis.Snapshot `json:"measures"`
 	CoachLines int               `json:"coach_lines"`
-	Final      bool              `json:"final"` // the call has ended
+	// Outcomes: did what each line's rule saw end soon after it (coaching.Outcome)?
+	Outcomes []coaching.Outcome `json:"coaching_outcomes,omitempty"`
+	Final    bool               `json:"final"` // the call has ended
 }
 
-func (c *Call) publishAnalytics(s analysis.Snapshot, final bool) {
+func (c *Call) publishAnalytics(s analysis.Snapshot, outcomes []coaching.Outcome, final bool) {
 	c.mu.Lock()
-	a := Analytics{Measures: s, CoachLines: c.coachLines, Final: final}
+	a := Analytics{Measures: s, CoachLines: c.coachLines, Outcomes: outcomes, Final: final}
 	c.mu.Unlock()
 	if err := c.m.deps.Bus.Analytics(c.id, a); err != nil {
 		c.log.Warn("publish analytics", "err", err)

@@ -178,7 +178,8 @@ func TestMonitoredCallHearingMatrixAndCoaching(t *testing.T) {
 		t.Fatalf("analytics events %+v: want the final one last", analytics)
 	}
 	final := analytics[len(analytics)-1]
-	if m := final.Measures; m.Customer.TalkMS < 1000 || m.Agent.TalkMS < 1000 || m.OvertalkMS < 2000 || final.CoachLines != 1 {
+	if m := final.Measures; m.Customer.TalkMS < 1000 || m.Agent.TalkMS < 1000 || m.OvertalkMS < 2000 || final.CoachLines != 1 ||
+		len(final.Outcomes) != 1 || final.Outcomes[0].Rule != "customer-overtalk" {
 		t.Errorf("final analytics %+v: want both sides talking, the overtalk that triggered coaching, one coaching line", final)
 	}
 	// The stream holds the same, for a consumer that was not listening.

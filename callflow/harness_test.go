@@ -337,6 +337,9 @@ type analyticsWire struct {
 			TalkMS int64 `json:"talk_ms"`
 		} `json:"agent"`
 	} `json:"measures"`
-	CoachLines int  `json:"coach_lines"`
-	Final      bool `json:"final"`
+	CoachLines int `json:"coach_lines"`
+	Outcomes   []struct {
+		Rule string `json:"rule"`
+	} `json:"coaching_outcomes"`
+	Final bool `json:"final"`
 }

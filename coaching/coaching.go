@@ -92,6 +92,9 @@ type Config struct {
 	// InFlightTimeout frees the in-flight slot when Finished never comes
 	// (default 20 s).
 	InFlightTimeout time.Duration
+	// OutcomeWindow is how long after a line its outcome is judged
+	// (default 15 s).
+	OutcomeWindow time.Duration
 }
 
 // ErrBadRule: a rule without a name, line or Match, or a duplicate name.
@@ -111,6 +114,26 @@ type Stats struct {
 	Replaced  int // a queued line replaced by a higher-priority one
 	Dropped   int // a firing that lost to the queued line
 	Withdrawn int // a queued line whose rule stopped matching
+	// Outcomes of delivered lines: the situation the rule saw changed within
+	// the outcome window (Worked) or not (NoChange).
+	Worked, NoChange int
+}
+
+// Outcome is what followed a delivered line: did the situation its rule
+// saw end within the window (the overtalk stopped, someone spoke, the voice
+// came down)?
+type Outcome struct {
+	Rule      string        `json:"rule"`
+	At        time.Time     `json:"-"`
+	Worked    bool          `json:"worked"`
+	After     time.Duration `json:"-"` // when it worked: how soon
+	AfterMS   int64         `json:"after_ms,omitempty"`
+	Undecided bool          `json:"undecided,omitempty"` // the call ended first
+}
+
+type pendingOutcome struct {
+	rule int
+	at   time.Time
 }
 
 // Coach applies rules to one call.
@@ -122,6 +145,9 @@ type Coach struct {
 	inFlight      bool
 	inFlightSince time.Time
 	stats         Stats
+	window        time.Duration
+	pending       []pendingOutcome
+	outcomes      []Outcome
 }
 
 // New returns a Coach for one call.
@@ -130,9 +156,12 @@ func New(cfg Config) (*Coach, error) {
 	if rules == nil {
 		rules = DefaultRules()
 	}
-	c := &Coach{timeout: cfg.InFlightTimeout, queued: -1}
+	c := &Coach{timeout: cfg.InFlightTimeout, queued: -1, window: cfg.OutcomeWindow}
 	if c.timeout <= 0 {
 		c.timeout = 20 * time.Second
+	}
+	if c.window <= 0 {
+		c.window = 15 * time.Second
 	}
 	seen := make(map[string]bool, len(rules))
 	for _, r := range rules {
@@ -147,6 +176,7 @@ func New(cfg Config) (*Coach, error) {
 
 // Observe evaluates the rules against the call's latest snapshot.
 func (c *Coach) Observe(s analysis.Snapshot, now time.Time) {
+	c.judge(s, now)
 	if c.queued >= 0 && !c.rules[c.queued].Match(s) {
 		c.queued = -1
 		c.stats.Withdrawn++
@@ -202,9 +232,42 @@ func (c *Coach) Delivered(now time.Time) {
 	r := &c.rules[c.queued]
 	r.delivered++
 	r.lastDelivered = now
+	c.pending = append(c.pending, pendingOutcome{rule: c.queued, at: now})
 	c.queued = -1
 	c.inFlight, c.inFlightSince = true, now
 	c.stats.Delivered++
+}
+
+// judge settles the outcomes of delivered lines.
+func (c *Coach) judge(s analysis.Snapshot, now time.Time) {
+	kept := c.pending[:0]
+	for _, p := range c.pending {
+		r := &c.rules[p.rule]
+		switch {
+		case !r.Match(s):
+			after := now.Sub(p.at)
+			c.outcomes = append(c.outcomes, Outcome{Rule: r.Name, At: p.at, Worked: true, After: after, AfterMS: after.Milliseconds()})
+			c.stats.Worked++
+		case now.Sub(p.at) >= c.window:
+			c.outcomes = append(c.outcomes, Outcome{Rule: r.Name, At: p.at})
+			c.stats.NoChange++
+		default:
+			kept = append(kept, p)
+		}
+	}
+	c.pending = kept
+}
+
+// Outcomes are the settled outcomes so far, oldest first, and — with end —
+// the lines still being judged, marked Undecided (the call ended).
+func (c *Coach) Outcomes(end bool) []Outcome {
+	out := append([]Outcome(nil), c.outcomes...)
+	if end {
+		for _, p := range c.pending {
+			out = append(out, Outcome{Rule: c.rules[p.rule].Name, At: p.at, Undecided: true})
+		}
+	}
+	return out
 }
 
 // Finished frees the in-flight slot: the line was played, or given up.

@@ -220,8 +220,68 @@ func TestCoach(t *testing.T) {
 					}
 				}
 			}
-			if got := c.Stats(); got != tc.wantStats {
+			got := c.Stats()
+			got.Worked, got.NoChange = 0, 0 // TestOutcomes
+			if got != tc.wantStats {
 				t.Fatalf("stats %+v, want %+v", got, tc.wantStats)
+			}
+		})
+	}
+}
+
+// After a line, the coach watches whether what its rule saw ends within the
+// outcome window.
+func TestOutcomes(t *testing.T) {
+	tests := []struct {
+		name  string
+		after []struct {
+			at   time.Duration
+			snap analysis.Snapshot
+		}
+		end  bool
+		want string
+	}{
+		{"the customer stopped talking over the agent", []struct {
+			at   time.Duration
+			snap analysis.Snapshot
+		}{{sec(3), overtalk(analysis.Customer, sec(4))}, {sec(5), talking()}}, false, "worked after 5s"},
+		{"still at it when the window closed", []struct {
+			at   time.Duration
+			snap analysis.Snapshot
+		}{{sec(10), overtalk(analysis.Customer, sec(11))}, {sec(17), overtalk(analysis.Customer, sec(18))}}, false, "no change"},
+		{"the call ended first", []struct {
+			at   time.Duration
+			snap analysis.Snapshot
+		}{{sec(4), overtalk(analysis.Customer, sec(5))}}, true, "undecided"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(Config{Rules: []Rule{CustomerOvertalk(sec(2))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Observe(overtalk(analysis.Customer, sec(2)), t0.Add(sec(2)))
+			if _, ok := c.Ready(t0.Add(sec(2))); !ok {
+				t.Fatal("no line")
+			}
+			c.Delivered(t0.Add(sec(2)))
+			for _, s := range tt.after {
+				c.Observe(s.snap, t0.Add(sec(2)+s.at))
+			}
+			out := c.Outcomes(tt.end)
+			got := "none"
+			if len(out) == 1 {
+				switch o := out[0]; {
+				case o.Undecided:
+					got = "undecided"
+				case o.Worked:
+					got = "worked after " + o.After.String()
+				default:
+					got = "no change"
+				}
+			}
+			if got != tt.want || (len(out) == 1 && out[0].Rule != RuleCustomerOvertalk) {
+				t.Errorf("outcome %+v, want %s", out, tt.want)
 			}
 		})
 	}

@@ -49,7 +49,7 @@ type Options struct {
 type Event struct {
 	AtMS  int64  `json:"at_ms"`            // when it starts in the recording
 	EndMS int64  `json:"end_ms,omitempty"` // speech: when it ends
-	Kind  string `json:"kind"`             // "speech", "partial", "coaching", "topic", "alert" or "disclosure"
+	Kind  string `json:"kind"`             // "speech", "partial", "coaching", "outcome", "topic", "alert" or "disclosure"
 	Side  string `json:"side,omitempty"`   // speech: customer or agent
 	Text  string `json:"text"`
 	Rule  string `json:"rule,omitempty"` // coaching: the rule that fired
@@ -211,6 +211,18 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 			return Result{}, err
 		}
 		speech(analysis.Side(side), rs)
+	}
+	for _, oc := range coach.Outcomes(true) {
+		ev := Event{AtMS: oc.At.Sub(base).Milliseconds(), Kind: "outcome", Rule: oc.Rule}
+		switch {
+		case oc.Undecided:
+			ev.Text = "the recording ended first"
+		case oc.Worked:
+			ev.Text = fmt.Sprintf("worked: it ended %.1f s later", oc.After.Seconds())
+		default:
+			ev.Text = "no change"
+		}
+		events = append(events, ev)
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].AtMS < events[j].AtMS })
 	res := Result{Events: events, Final: an.Snapshot(), Audio: time.Duration(frames) * 20 * time.Millisecond, Took: time.Since(start)}

@@ -50,10 +50,11 @@ type Pipeline struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
-	mu    sync.Mutex
-	snap  analysis.Snapshot
-	stats PipelineStats
-	latNs int64
+	mu       sync.Mutex
+	snap     analysis.Snapshot
+	stats    PipelineStats
+	latNs    int64
+	outcomes []coaching.Outcome
 }
 
 // NewPipeline starts the pipeline of session s.
@@ -116,6 +117,20 @@ func (p *Pipeline) Stats() PipelineStats {
 	return st
 }
 
+// Outcomes are what followed the coaching lines so far (see
+// coaching.Outcome); once the pipeline has ended, lines still being judged
+// are included as undecided.
+func (p *Pipeline) Outcomes() []coaching.Outcome {
+	select {
+	case <-p.done:
+		return p.coach.Outcomes(true)
+	default:
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]coaching.Outcome(nil), p.outcomes...)
+}
+
 // Done is closed when the pipeline's goroutine has ended.
 func (p *Pipeline) Done() <-chan struct{} { return p.done }
 
@@ -172,6 +187,9 @@ func (p *Pipeline) run(ctx context.Context) {
 			p.stats.LostFrames += lost
 			p.latNs += int64(lateness)
 			p.stats.LatenessMax = max(p.stats.LatenessMax, lateness)
+			if cs := p.coach.Stats(); cs.Worked+cs.NoChange != p.stats.Coach.Worked+p.stats.Coach.NoChange {
+				p.outcomes = p.coach.Outcomes(false)
+			}
 			p.stats.Coach = p.coach.Stats()
 			p.mu.Unlock()
 		case out <- sug:

@@ -84,13 +84,15 @@ func printTimeline(w io.Writer, name string, e stt.Engine, res replay.Result) {
 		engine = "speech to text by " + e.Name()
 	}
 	fmt.Fprintf(w, "replay of %s: %s of audio in %s (%.0f× real time), %s\n\n", name,
-		res.Audio.Round(100*time.Millisecond), res.Took.Round(10*time.Millisecond), res.Audio.Seconds()/max(res.Took.Seconds(), 1e-6), engine)
+		res.Audio.Round(100*time.Millisecond), res.Took.Round(time.Millisecond), res.Audio.Seconds()/max(res.Took.Seconds(), 1e-6), engine)
 	for _, ev := range res.Events {
 		at := time.Duration(ev.AtMS) * time.Millisecond
 		stamp := fmt.Sprintf("%02d:%05.2f", int(at.Minutes()), at.Seconds()-60*float64(int(at.Minutes())))
 		switch ev.Kind {
 		case "coaching":
 			fmt.Fprintf(w, "  %s  coach     [%s] %q\n", stamp, ev.Rule, ev.Text)
+		case "outcome":
+			fmt.Fprintf(w, "  %s            └ [%s] %s\n", stamp, ev.Rule, ev.Text)
 		case "topic":
 			fmt.Fprintf(w, "  %s  topic     %s, said by the %s\n", stamp, ev.Text, ev.Side)
 		case "alert":

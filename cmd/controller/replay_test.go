@@ -47,7 +47,7 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	text := out.String()
-	for _, want := range []string{"13s of audio", "coach     [customer-overtalk]", "coach     [dead-air]", "customer interrupted 1×"} {
+	for _, want := range []string{"13s of audio", "coach     [customer-overtalk]", "└ [customer-overtalk] worked: it ended 1.3 s later", "coach     [dead-air]", "customer interrupted 1×"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("timeline lacks %q:\n%s", want, text)
 		}
@@ -77,7 +77,7 @@ func TestReplayCommand(t *testing.T) {
 			t.Errorf("summary measures %s", ev.Measures)
 		}
 	}
-	if strings.Join(kinds, " ") != "coaching:customer-overtalk coaching:dead-air summary:" {
+	if strings.Join(kinds, " ") != "coaching:customer-overtalk outcome:customer-overtalk coaching:dead-air outcome:dead-air summary:" {
 		t.Errorf("events %v", kinds)
 	}
 
