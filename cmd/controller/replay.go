@@ -15,6 +15,7 @@ import (
 	"github.com/callcoach/callcoach/replay"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
+	"github.com/callcoach/callcoach/stt/vosk"
 )
 
 // replayCommand runs the analyzer over a recording and prints its timeline.
@@ -22,12 +23,12 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "one JSON object per line: the events, then a summary")
-	engine := fs.String("stt", "pocketsphinx", "speech-to-text engine: pocketsphinx or none")
+	engine := fs.String("stt", "pocketsphinx", "speech-to-text engine: pocketsphinx, none, or a Vosk-protocol server as ws://host:port")
 	partials := fs.Bool("partials", false, "include partial transcripts")
 	policyFile := fs.String("policy", "", "coaching policy YAML (default: the built-in policy/default.yaml)")
 	phrasesFile := fs.String("phrases", "", "YAML file of topics and compliance phrases (default: the built-in phrases/default.yaml)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: controller replay [--json] [--stt pocketsphinx|none] [--partials] recording.wav")
+		fmt.Fprintln(stderr, "usage: controller replay [--json] [--stt pocketsphinx|none|ws://host:port] [--policy f.yaml] [--phrases f.yaml] [--partials] recording.wav")
 		fmt.Fprintln(stderr, "The recording is stereo 16 kHz 16-bit, channel 0 the customer, channel 1 the agent (as mod_audio_fork sends them).")
 		fs.PrintDefaults()
 	}
@@ -65,7 +66,10 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		o.STT = e
 	default:
-		return fmt.Errorf("%w: --stt %q (want pocketsphinx or none)", errUsage, *engine)
+		if !strings.HasPrefix(*engine, "ws://") && !strings.HasPrefix(*engine, "wss://") {
+			return fmt.Errorf("%w: --stt %q (want pocketsphinx, none or ws://host:port)", errUsage, *engine)
+		}
+		o.STT = &vosk.Engine{URL: *engine}
 	}
 	res, err := replay.RunWAV(ctx, b, o)
 	if err != nil {
