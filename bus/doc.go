@@ -12,7 +12,8 @@
 //
 //   - v: schema version; a consumer ignores messages whose v it does not know.
 //   - type: "call.state" (data: StateData), "call.mode" (data: ModeData),
-//     "coach.line" (data: CoachLineData) or "analytics" (data: a JSON object
+//     "coach.line" (data: CoachLineData), "call.speech" (data: SpeechData, when
+//     speech to text is on), "call.alert" (data: AlertData) or "analytics" (data: a JSON object
 //     owned by the analysis package; its keys may grow, never change meaning).
 //   - seq: increases with every event one controller publishes, so a consumer
 //     can order a call's events and spot duplicates (delivery is at least once

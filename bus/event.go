@@ -15,15 +15,17 @@ const Version = 1
 type Type string
 
 const (
-	TypeCallState Type = "call.state" // Data: StateData
-	TypeCallMode  Type = "call.mode"  // Data: ModeData
-	TypeCoachLine Type = "coach.line" // Data: CoachLineData
-	TypeAnalytics Type = "analytics"  // Data: a JSON object from the analyzer
+	TypeCallState Type = "call.state"  // Data: StateData
+	TypeCallMode  Type = "call.mode"   // Data: ModeData
+	TypeCoachLine Type = "coach.line"  // Data: CoachLineData
+	TypeAnalytics Type = "analytics"   // Data: a JSON object from the analyzer
+	TypeSpeech    Type = "call.speech" // Data: SpeechData
+	TypeAlert     Type = "call.alert"  // Data: AlertData
 )
 
 func (t Type) valid() bool {
 	switch t {
-	case TypeCallState, TypeCallMode, TypeCoachLine, TypeAnalytics:
+	case TypeCallState, TypeCallMode, TypeCoachLine, TypeAnalytics, TypeSpeech, TypeAlert:
 		return true
 	}
 	return false
@@ -69,6 +71,27 @@ type ModeData struct {
 	Mode     string `json:"mode"`                // "spy", "whisper", "barge" or "off"
 	Member   string `json:"member"`              // "ai" or the supervisor's name
 	MemberID int    `json:"member_id,omitempty"` // conference member id, if it has a leg
+}
+
+// SpeechData is the Data of a call.speech event: one utterance of one side,
+// as transcribed, with its sentiment and what was spotted in it.
+type SpeechData struct {
+	Side      string   `json:"side"` // "customer" or "agent"
+	Text      string   `json:"text"`
+	StartMS   int64    `json:"start_ms"` // from the start of the audio fork
+	EndMS     int64    `json:"end_ms"`
+	Sentiment float64  `json:"sentiment"`           // -1 … +1
+	Topics    []string `json:"topics,omitempty"`    // topics first mentioned here
+	Disclosed []string `json:"disclosed,omitempty"` // required disclosures made here
+}
+
+// AlertData is the Data of a call.alert event: a compliance rule broken.
+type AlertData struct {
+	Rule   string `json:"rule"`
+	Kind   string `json:"kind"` // "forbidden" (said) or "missing" (not said in time)
+	Side   string `json:"side"`
+	Phrase string `json:"phrase,omitempty"`
+	AtMS   int64  `json:"at_ms"` // from the start of the audio fork
 }
 
 // CoachLineData is the Data of a coach.line event.

@@ -145,6 +145,16 @@ func (p *Publisher) CoachLine(callID string, l CoachLineData) error {
 	return p.Publish(TypeCoachLine, callID, l)
 }
 
+// Speech publishes a transcribed utterance.
+func (p *Publisher) Speech(callID string, s SpeechData) error {
+	return p.Publish(TypeSpeech, callID, s)
+}
+
+// Alert publishes a compliance alert.
+func (p *Publisher) Alert(callID string, a AlertData) error {
+	return p.Publish(TypeAlert, callID, a)
+}
+
 // Analytics publishes an analytics event; data must marshal to a JSON object.
 func (p *Publisher) Analytics(callID string, data any) error {
 	return p.Publish(TypeAnalytics, callID, data)

@@ -119,3 +119,37 @@ func TestWordErrorRate(t *testing.T) {
 		}
 	}
 }
+
+type countingEngine struct{ made int }
+
+func (e *countingEngine) Name() string    { return "counting" }
+func (e *countingEngine) SampleRate() int { return rate }
+func (e *countingEngine) NewRecognizer() (Recognizer, error) {
+	e.made++
+	return &scripted{}, nil
+}
+
+func TestPool(t *testing.T) {
+	e := &countingEngine{}
+	p := NewPool(e, 2)
+	a, ok1, _ := p.Acquire()
+	b, ok2, _ := p.Acquire()
+	_, ok3, _ := p.Acquire()
+	if !ok1 || !ok2 || ok3 || p.InUse() != 2 {
+		t.Fatalf("acquire: %v %v %v, in use %d", ok1, ok2, ok3, p.InUse())
+	}
+	p.Release(a)
+	c, ok, _ := p.Acquire()
+	if !ok || c != a || e.made != 2 {
+		t.Fatalf("a released recogniser is not reused (made %d)", e.made)
+	}
+	p.Release(b)
+	p.Release(c)
+	p.Close()
+	if _, ok, _ := p.Acquire(); ok {
+		t.Fatal("acquire after close")
+	}
+	if log := a.(*scripted).log; fmt.Sprint(log) != "[close]" {
+		t.Errorf("idle recogniser not closed: %v", log)
+	}
+}
