@@ -18,6 +18,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/transcript"
 )
 
 // cleanupTimeout bounds what a closing call still sends to FreeSWITCH.
@@ -52,6 +53,7 @@ type Call struct {
 	coachLines int            // coaching lines played
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
+	follower   *transcript.Follower // speech to text, when on
 	// unregisterFork withdraws the fork's registration (its token).
 	unregisterFork func()
 	coaching       bool // a line is on its way to the agent
@@ -402,6 +404,10 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 	if p := c.currentPipeline(); p != nil {
 		suggestions = p.Suggestions()
 	}
+	var heard <-chan transcript.Event
+	if f := c.currentFollower(); f != nil {
+		heard = f.Events()
+	}
 	// Live analytics for dashboards; the stream lets a consumer that was
 	// down catch up, the summary on CLOSED has the final figures.
 	tick := time.NewTicker(c.m.cfg.AnalyticsEvery)
@@ -437,6 +443,15 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 			if p := c.currentPipeline(); p != nil {
 				suggestions = p.Suggestions()
 			}
+			if f := c.currentFollower(); f != nil && heard == nil {
+				heard = f.Events()
+			}
+		case ev, ok := <-heard:
+			if !ok {
+				heard = nil
+				continue
+			}
+			c.publishHeard(ev)
 		case s, ok := <-suggestions:
 			if !ok {
 				suggestions = nil
@@ -551,8 +566,16 @@ func (c *Call) close(reason string, release bool) {
 
 	if p != nil {
 		_ = p.Close()
-		snap := p.Snapshot()
-		c.publishAnalytics(snap, p.Outcomes(), true)
+	}
+	if f := c.currentFollower(); f != nil {
+		// The last words are finished and published before the final figures.
+		f.Close()
+		for ev := range f.Events() {
+			c.publishHeard(ev)
+		}
+	}
+	if p != nil {
+		c.publishAnalytics(p.Snapshot(), p.Outcomes(), true)
 	}
 	if fork != nil {
 		if _, err := c.m.deps.Switch.API(ctx, "uuid_audio_fork "+c.sock.UUID()+" stop"); err != nil && !isGone(err) {

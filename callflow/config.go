@@ -12,6 +12,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/transcript"
 	"github.com/callcoach/callcoach/tts"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// CoachingRules, if set, gives each call the coaching policy's rules as
 	// they are when its analysis starts (package policy keeps them current).
 	CoachingRules func() []coaching.Rule
+	// Transcripts, if set, turns on speech to text for calls (as many as its
+	// pool allows): utterances, sentiment, topics and alerts are published.
+	Transcripts *transcript.Config
 	// AnalyticsEvery is how often a connected call's measures are published
 	// (default 5 s); the final ones always are, on CLOSED.
 	AnalyticsEvery time.Duration
@@ -89,6 +93,8 @@ type Publisher interface {
 	Mode(callID string, m bus.ModeData) error
 	CoachLine(callID string, l bus.CoachLineData) error
 	Analytics(callID string, data any) error
+	Speech(callID string, s bus.SpeechData) error
+	Alert(callID string, a bus.AlertData) error
 }
 
 // Switch is the inbound ESL connection shared by all calls.

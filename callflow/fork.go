@@ -11,7 +11,9 @@ import (
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/transcript"
 )
 
 // startFork streams the caller's leg (stereo: the caller in channel 0, what
@@ -50,6 +52,20 @@ func (c *Call) startFork(ctx context.Context) bool {
 				if c.m.cfg.CoachingRules != nil {
 					// The policy as it is now: a reload applies to calls connected after it.
 					pcfg.Coaching.Rules = c.m.cfg.CoachingRules()
+				}
+				if tc := c.m.cfg.Transcripts; tc != nil {
+					// One follower for the call, across fork restarts.
+					c.mu.Lock()
+					if c.follower == nil {
+						c.follower = transcript.Start(*tc, c.log.With("component", "transcript"))
+					}
+					fol := c.follower
+					c.mu.Unlock()
+					pcfg.OnFrame = func(pcm []int16, channels int, talking [2]bool) {
+						if channels == 2 {
+							fol.Frame(pcm, talking)
+						}
+					}
 				}
 				p, err := streaming.NewPipeline(context.WithoutCancel(ctx), sess, pcfg)
 				if err != nil {
@@ -279,4 +295,39 @@ func (c *Call) publishCoachLine(l bus.CoachLineData) {
 	if err := c.m.deps.Bus.CoachLine(c.id, l); err != nil {
 		c.log.Warn("publish coach line", "err", err)
 	}
+}
+
+// publishHeard publishes what the transcript follower reported.
+func (c *Call) publishHeard(ev transcript.Event) {
+	found := ev.Found
+	if u := ev.Utterance; u != nil {
+		found = u.Found
+		sd := bus.SpeechData{Side: u.Side.String(), Text: u.Text, StartMS: u.Start.Milliseconds(), EndMS: u.End.Milliseconds(), Sentiment: u.Sentiment}
+		for _, f := range found {
+			switch f.Kind {
+			case phrases.Topic:
+				sd.Topics = append(sd.Topics, f.Name)
+			case phrases.Disclosed:
+				sd.Disclosed = append(sd.Disclosed, f.Name)
+			}
+		}
+		if err := c.m.deps.Bus.Speech(c.id, sd); err != nil {
+			c.log.Warn("publish speech", "err", err)
+		}
+	}
+	for _, f := range found {
+		if f.Kind != phrases.Said && f.Kind != phrases.Missing {
+			continue
+		}
+		c.log.Warn("compliance alert", "rule", f.Name, "kind", f.Kind, "side", f.Side, "phrase", f.Phrase)
+		if err := c.m.deps.Bus.Alert(c.id, bus.AlertData{Rule: f.Name, Kind: f.Kind, Side: f.Side, Phrase: f.Phrase, AtMS: f.At.Milliseconds()}); err != nil {
+			c.log.Warn("publish alert", "err", err)
+		}
+	}
+}
+
+func (c *Call) currentFollower() *transcript.Follower {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.follower
 }

@@ -24,6 +24,10 @@ type PipelineConfig struct {
 	// Now is the coach's clock (cool-downs, in-flight timeout); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OnFrame, if set, sees every frame after its analysis, with who is
+	// talking in it (speech to text follows the analyzer's turns). It runs on
+	// the pipeline's goroutine and must not block; pcm is reused afterwards.
+	OnFrame func(pcm []int16, channels int, talking [2]bool)
 }
 
 // PipelineStats are a pipeline's counters.
@@ -49,6 +53,7 @@ type Pipeline struct {
 	finished chan struct{}
 	cancel   context.CancelFunc
 	done     chan struct{}
+	onFrame  func(pcm []int16, channels int, talking [2]bool)
 
 	mu       sync.Mutex
 	snap     analysis.Snapshot
@@ -66,6 +71,7 @@ func NewPipeline(ctx context.Context, s *Session, cfg PipelineConfig) (*Pipeline
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	onFrame := cfg.OnFrame
 	log := s.log.With("component", "pipeline")
 	if cfg.Logger != nil {
 		log = cfg.Logger.With("call", s.CallID(), "component", "pipeline")
@@ -81,6 +87,7 @@ func NewPipeline(ctx context.Context, s *Session, cfg PipelineConfig) (*Pipeline
 		finished: make(chan struct{}, 1),
 		cancel:   cancel,
 		done:     make(chan struct{}),
+		onFrame:  onFrame,
 	}
 	go p.run(ctx)
 	return p, nil
@@ -178,8 +185,11 @@ func (p *Pipeline) run(ctx context.Context) {
 			} else {
 				p.an.Mono(f.PCM, nil)
 			}
-			f.Release()
 			snap := p.an.Snapshot()
+			if p.onFrame != nil {
+				p.onFrame(f.PCM, f.Channels, [2]bool{snap.Sides[0].Talking, snap.Sides[1].Talking})
+			}
+			f.Release()
 			p.coach.Observe(snap, p.now())
 			p.mu.Lock()
 			p.snap = snap

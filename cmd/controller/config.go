@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -36,6 +37,9 @@ type config struct {
 	ControllerID   string
 	Pprof          bool   // Go profiles under /debug/pprof/ on --fork-listen
 	CoachingPolicy string // YAML file; empty: the built-in policy
+	STT            string // "none", "pocketsphinx" or ws://host:port (a Vosk-protocol server)
+	STTCalls       int    // calls transcribed at once
+	Phrases        string // topics and compliance YAML; empty: built in
 }
 
 func defaultConfig() config {
@@ -59,6 +63,8 @@ func defaultConfig() config {
 		ShutdownGrace:  5 * time.Minute,
 		LogLevel:       slog.LevelInfo,
 		ControllerID:   host,
+		STT:            "none",
+		STTCalls:       2,
 	}
 }
 
@@ -98,6 +104,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.NoAgentMessage, "no-agent-message", "what the caller hears when the agent is busy or does not answer")
 	str(&c.MediaDir, "media-dir", "directory for synthesised speech; FreeSWITCH must be able to read it")
 	str(&c.TTSEngine, "tts-engine", "flite or espeak-ng (default: flite when installed)")
+	str(&c.STT, "stt", "speech to text for live calls: none, pocketsphinx, or ws://host:port of a Vosk-protocol speech server")
+	fs.IntVar(&c.STTCalls, "stt-calls", envInt("stt-calls", 2), "how many calls are transcribed at once (pocketsphinx: about 100 MB and a third of a core per side)")
+	str(&c.Phrases, "phrases", "topics and compliance phrases YAML (default: the built-in phrases/default.yaml)")
 	str(&c.CoachingPolicy, "coaching-policy", "coaching policy YAML, reloaded when it changes (default: the built-in policy/default.yaml)")
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")
@@ -111,6 +120,15 @@ func (c *config) register(fs *flag.FlagSet) {
 
 func env(flagName string) (string, bool) {
 	return os.LookupEnv("CALLCOACH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_")))
+}
+
+func envInt(flagName string, def int) int {
+	if v, ok := env(flagName); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
 }
 
 func envOr(flagName, def string) string {

@@ -443,8 +443,10 @@ func (e *demoEvents) CoachLine(_ string, l bus.CoachLineData) error {
 	return nil
 }
 
-func (e *demoEvents) Mode(string, bus.ModeData) error { return nil }
-func (e *demoEvents) Analytics(string, any) error     { return nil }
+func (e *demoEvents) Mode(string, bus.ModeData) error     { return nil }
+func (e *demoEvents) Analytics(string, any) error         { return nil }
+func (e *demoEvents) Speech(string, bus.SpeechData) error { return nil }
+func (e *demoEvents) Alert(string, bus.AlertData) error   { return nil }
 
 func (e *demoEvents) waitState(ctx context.Context, want bus.CallState) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, demoStep)
@@ -490,6 +492,12 @@ func (f fanout) Mode(id string, m bus.ModeData) error {
 }
 func (f fanout) CoachLine(id string, l bus.CoachLineData) error {
 	return f.each(func(p callflow.Publisher) error { return p.CoachLine(id, l) })
+}
+func (f fanout) Speech(id string, s bus.SpeechData) error {
+	return f.each(func(p callflow.Publisher) error { return p.Speech(id, s) })
+}
+func (f fanout) Alert(id string, a bus.AlertData) error {
+	return f.each(func(p callflow.Publisher) error { return p.Alert(id, a) })
 }
 func (f fanout) Analytics(id string, data any) error {
 	return f.each(func(p callflow.Publisher) error { return p.Analytics(id, data) })

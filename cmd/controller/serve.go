@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,8 +25,14 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
+	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/stt"
+	"github.com/callcoach/callcoach/stt/pocketsphinx"
+	"github.com/callcoach/callcoach/stt/vosk"
+	"github.com/callcoach/callcoach/transcript"
 	"github.com/callcoach/callcoach/tts"
 )
 
@@ -71,6 +78,7 @@ type app struct {
 	httpAddr  string             // the analyzer's websocket and /status
 	stopWatch context.CancelFunc // the coaching policy's watcher, if any
 	watchDone chan struct{}
+	sttPool   *stt.Pool
 }
 
 // start wires and starts every part. observe, if set, wraps the publisher
@@ -151,6 +159,11 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		rules = w.Rules
 	}
 
+	transcripts, err := a.speechToText(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
 	a.manager, err = callflow.New(callflow.Config{
 		AgentDial:         cfg.AgentDial,
 		ConferenceProfile: cfg.Profile,
@@ -161,6 +174,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		MediaDir:          cfg.MediaDir,
 		CoachMode:         mode,
 		CoachingRules:     rules,
+		Transcripts:       transcripts,
 	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log})
 	if err != nil {
 		return nil, err
@@ -243,6 +257,9 @@ func (a *app) closeAll() {
 	if a.esl != nil {
 		_ = a.esl.Close()
 	}
+	if a.sttPool != nil {
+		_ = a.sttPool.Close()
+	}
 	if a.publisher != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if err := a.publisher.Close(ctx); err != nil {
@@ -289,6 +306,14 @@ func (p logPublisher) CoachLine(id string, l bus.CoachLineData) error {
 	p.log.Info("event coach.line", "call", id, "text", l.Text, "source", l.Source)
 	return nil
 }
+func (p logPublisher) Speech(id string, s bus.SpeechData) error {
+	p.log.Info("event call.speech", "call", id, "side", s.Side, "text", s.Text, "sentiment", s.Sentiment, "topics", s.Topics)
+	return nil
+}
+func (p logPublisher) Alert(id string, a bus.AlertData) error {
+	p.log.Info("event call.alert", "call", id, "rule", a.Rule, "kind", a.Kind, "side", a.Side)
+	return nil
+}
 func (p logPublisher) Analytics(id string, data any) error {
 	p.log.Info("event analytics", "call", id, "data", data)
 	return nil
@@ -310,4 +335,36 @@ func (a *app) status(w http.ResponseWriter, _ *http.Request) {
 		HeapBytes  uint64 `json:"heap_bytes"`
 		StackBytes uint64 `json:"stack_bytes"`
 	}{a.manager.Stats(), runtime.NumGoroutine(), ms.HeapInuse, ms.StackInuse})
+}
+
+// speechToText sets up live transcription (nil when --stt none).
+func (a *app) speechToText(cfg config, log *slog.Logger) (*transcript.Config, error) {
+	var engine stt.Engine
+	switch {
+	case cfg.STT == "" || cfg.STT == "none":
+		return nil, nil
+	case cfg.STT == "pocketsphinx":
+		e, err := pocketsphinx.NewEngine(pocketsphinx.DefaultModel)
+		if err != nil {
+			return nil, err
+		}
+		engine = e
+	case strings.HasPrefix(cfg.STT, "ws://"), strings.HasPrefix(cfg.STT, "wss://"):
+		engine = &vosk.Engine{URL: cfg.STT}
+	default:
+		return nil, fmt.Errorf("%w: --stt %q (want none, pocketsphinx or ws://host:port)", errUsage, cfg.STT)
+	}
+	if cfg.STTCalls < 1 {
+		return nil, fmt.Errorf("%w: --stt-calls must be at least 1", errUsage)
+	}
+	words := phrases.Default()
+	if cfg.Phrases != "" {
+		var err error
+		if words, err = phrases.Load(cfg.Phrases); err != nil {
+			return nil, fmt.Errorf("--phrases: %w", err)
+		}
+	}
+	a.sttPool = stt.NewPool(engine, 2*cfg.STTCalls)
+	log.Info("speech to text on", "engine", engine.Name(), "calls", cfg.STTCalls)
+	return &transcript.Config{Pool: a.sttPool, Sentiment: &sentiment.Analyzer{}, Phrases: words}, nil
 }

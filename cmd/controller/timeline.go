@@ -58,6 +58,20 @@ func (t *timeline) CoachLine(id string, l bus.CoachLineData) error {
 	return t.forward(func(p callflow.Publisher) error { return p.CoachLine(id, l) })
 }
 
+func (t *timeline) Speech(id string, s bus.SpeechData) error {
+	extra := ""
+	if len(s.Topics) > 0 {
+		extra = fmt.Sprintf("; topics %v", s.Topics)
+	}
+	t.printf("call %s  heard     %-8s %q (sentiment %+.2f%s)", short(id), s.Side, s.Text, s.Sentiment, extra)
+	return t.forward(func(p callflow.Publisher) error { return p.Speech(id, s) })
+}
+
+func (t *timeline) Alert(id string, a bus.AlertData) error {
+	t.printf("call %s  ALERT     [%s] %s %s %q", short(id), a.Rule, a.Side, a.Kind, a.Phrase)
+	return t.forward(func(p callflow.Publisher) error { return p.Alert(id, a) })
+}
+
 func (t *timeline) Analytics(id string, data any) error {
 	if a, ok := data.(callflow.Analytics); ok {
 		s := a.Measures

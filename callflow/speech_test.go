@@ -1,0 +1,97 @@
+package callflow_test
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/fakefs"
+	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/phrases"
+	"github.com/callcoach/callcoach/stt"
+	"github.com/callcoach/callcoach/transcript"
+)
+
+// hearsText is a recogniser that always hears the same words.
+type hearsText struct{ text string }
+
+func (r *hearsText) StartUtterance() error         { return nil }
+func (r *hearsText) Process([]int16) error         { return nil }
+func (r *hearsText) Hypothesis() string            { return r.text }
+func (r *hearsText) EndUtterance() (string, error) { return r.text, nil }
+func (r *hearsText) Close() error                  { return nil }
+
+// scripted hands out recognisers in order: a call takes the customer's first.
+type scripted struct{ texts []string }
+
+func (e *scripted) Name() string    { return "scripted" }
+func (e *scripted) SampleRate() int { return 16000 }
+func (e *scripted) NewRecognizer() (stt.Recognizer, error) {
+	t := e.texts[0]
+	e.texts = e.texts[1:]
+	return &hearsText{t}, nil
+}
+
+// With speech to text on, what each side says is published as call.speech
+// (with sentiment and topics) and a forbidden phrase as call.alert, all
+// before CLOSED; the recognisers go back to the pool.
+func TestSpeechIsPublished(t *testing.T) {
+	pool := stt.NewPool(&scripted{texts: []string{"I want to cancel, this is ridiculous", "please calm down"}}, 2)
+	defer pool.Close()
+	h := newHarness(t, callflow.Config{Transcripts: &transcript.Config{Pool: pool, Phrases: phrases.Default()}})
+	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, amplitude)})
+	caller := h.call("5001", mixer.Tone(440, amplitude))
+	id, _ := h.state(bus.StateConnected)
+	waitUntil(h.ctx, t, "both sides analysed talking", func() bool {
+		in, err := h.mgr.Call(id)
+		return err == nil && in.Analysis != nil && in.Analysis.Elapsed > time.Second &&
+			in.Analysis.Sides[0].Talking && in.Analysis.Sides[1].Talking
+	})
+	caller.Hangup("NORMAL_CLEARING")
+
+	var got []string
+	for {
+		ev, err := h.all.Next(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.CallID != id {
+			continue
+		}
+		switch ev.Type {
+		case bus.TypeSpeech:
+			var s bus.SpeechData
+			if err := ev.DecodeData(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("speech %s %q negative:%v topics:%v", s.Side, s.Text, s.Sentiment < 0, s.Topics))
+		case bus.TypeAlert:
+			var a bus.AlertData
+			if err := ev.DecodeData(&a); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("alert %s %s %s", a.Rule, a.Kind, a.Side))
+		case bus.TypeCallState:
+			var s bus.StateData
+			_ = ev.DecodeData(&s)
+			if s.State != bus.StateClosed {
+				continue
+			}
+			sort.Strings(got)
+			want := []string{
+				"alert dismissive forbidden agent",
+				`speech agent "please calm down" negative:false topics:[]`,
+				`speech customer "I want to cancel, this is ridiculous" negative:true topics:[cancellation]`,
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("published before CLOSED\n got %q\nwant %q", got, want)
+			}
+			h.noChannelsLeft()
+			waitUntil(h.ctx, t, "the recognisers back in the pool", func() bool { return pool.InUse() == 0 })
+			return
+		}
+	}
+}
