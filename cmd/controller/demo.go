@@ -20,6 +20,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/tts"
 )
 
@@ -52,6 +53,11 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.RedisAddr, "redis-addr", envOr("redis-addr", cfg.RedisAddr), "Redis to publish to, if reachable")
 	fs.StringVar(&cfg.TTSEngine, "tts-engine", envOr("tts-engine", cfg.TTSEngine), "flite or espeak-ng")
+	cfg.STT = "pocketsphinx"
+	if _, err := pocketsphinx.NewEngine(pocketsphinx.DefaultModel); err != nil {
+		cfg.STT = "none"
+	}
+	fs.StringVar(&cfg.STT, "stt", cfg.STT, "speech to text: pocketsphinx, none, or ws://host:port")
 	fs.Func("log-level", "controller log level on stderr (default warn)", func(v string) error { return cfg.LogLevel.UnmarshalText([]byte(v)) })
 	if err := fs.Parse(args); err != nil {
 		return err

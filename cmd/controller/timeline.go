@@ -81,7 +81,7 @@ func (t *timeline) Analytics(id string, data any) error {
 			what = "final    "
 		}
 		r := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
-		t.printf("call %s  %s %s heard: customer talked %s, agent %s (agent share %.0f%%); overtalk %s (customer interrupted %d×, agent %d×); longest silence %s; coaching lines %d",
+		t.printf("call %s  %s %s in: customer talked %s, agent %s (agent share %.0f%%); overtalk %s (customer interrupted %d×, agent %d×); longest silence %s; coaching lines %d",
 			short(id), what, r(s.Elapsed), r(cust.TalkTime), r(agent.TalkTime), 100*s.AgentShare, r(s.OvertalkTotal),
 			cust.Interruptions, agent.Interruptions, r(s.LongestSilence), a.CoachLines)
 	}
