@@ -17,6 +17,7 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/transcript"
 )
@@ -54,6 +55,12 @@ type Call struct {
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
 	follower   *transcript.Follower // speech to text, when on
+	// The conversation so far (for the LLM coach), its answers, and when it
+	// was last asked.
+	heardTurns []llmcoach.Turn
+	llmLines   chan string
+	llmBusy    bool
+	llmAsked   time.Time
 	// unregisterFork withdraws the fork's registration (its token).
 	unregisterFork func()
 	coaching       bool // a line is on its way to the agent
@@ -83,6 +90,7 @@ func newCall(m *Manager, sock *esl.Call) *Call {
 		state:     bus.StatePending,
 		monitors:  make(map[string]int),
 		names:     make(map[int]string),
+		llmLines:  make(chan string, 1),
 	}
 }
 
@@ -452,6 +460,22 @@ func (c *Call) connected(ctx context.Context, join *esl.Execution) (string, bool
 				continue
 			}
 			c.publishHeard(ev)
+			c.askLLM(ev)
+		case line := <-c.llmLines:
+			c.llmBusy = false
+			if line == "" {
+				continue
+			}
+			c.mu.Lock()
+			busy := c.coaching
+			c.mu.Unlock()
+			if busy {
+				c.log.Info("LLM coaching line dropped: another line is playing", "text", line)
+				continue
+			}
+			if _, err := c.speakToAgent(ctx, "llm", "llm", 0, line); err != nil {
+				c.log.Warn("LLM coaching line not delivered", "err", err)
+			}
 		case s, ok := <-suggestions:
 			if !ok {
 				suggestions = nil

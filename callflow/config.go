@@ -11,6 +11,7 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/transcript"
 	"github.com/callcoach/callcoach/tts"
@@ -47,6 +48,11 @@ type Config struct {
 	// Transcripts, if set, turns on speech to text for calls (as many as its
 	// pool allows): utterances, sentiment, topics and alerts are published.
 	Transcripts *transcript.Config
+	// LLM, if set (and Transcripts on), is asked for a line after each
+	// customer utterance, within its own time budget, at most every
+	// LLMCooldown (default 60 s); rule-based coaching never waits for it.
+	LLM         *llmcoach.Client
+	LLMCooldown time.Duration
 	// AnalyticsEvery is how often a connected call's measures are published
 	// (default 5 s); the final ones always are, on CLOSED.
 	AnalyticsEvery time.Duration
@@ -73,6 +79,9 @@ func (c *Config) defaults() {
 	}
 	if c.ForkConnectTimeout <= 0 {
 		c.ForkConnectTimeout = 5 * time.Second
+	}
+	if c.LLMCooldown <= 0 {
+		c.LLMCooldown = 60 * time.Second
 	}
 	if c.AnalyticsEvery <= 0 {
 		c.AnalyticsEvery = 5 * time.Second

@@ -8,9 +8,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/transcript"
@@ -330,4 +332,32 @@ func (c *Call) currentFollower() *transcript.Follower {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.follower
+}
+
+// askLLM asks the LLM coach, if there is one, after a customer utterance:
+// one question at a time, at most every LLMCooldown, within the client's
+// own budget. The answer comes back on llmLines.
+func (c *Call) askLLM(ev transcript.Event) {
+	u := ev.Utterance
+	if u == nil {
+		return
+	}
+	c.heardTurns = append(c.heardTurns, llmcoach.Turn{Side: u.Side.String(), Text: u.Text})
+	if n := len(c.heardTurns); n > 12 {
+		c.heardTurns = append(c.heardTurns[:0], c.heardTurns[n-12:]...)
+	}
+	llm := c.m.cfg.LLM
+	if llm == nil || u.Side != analysis.Customer || c.llmBusy || time.Since(c.llmAsked) < c.m.cfg.LLMCooldown {
+		return
+	}
+	c.llmBusy, c.llmAsked = true, time.Now()
+	turns := append([]llmcoach.Turn(nil), c.heardTurns...)
+	out := c.llmLines
+	go func() { // ends within the client's time budget
+		line, err := llm.Suggest(context.Background(), turns)
+		if err != nil {
+			c.log.Warn("LLM coach", "err", err)
+		}
+		out <- line // buffered: never blocks
+	}()
 }

@@ -2,7 +2,11 @@ package callflow_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/callcoach/callcoach/callflow"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/transcript"
@@ -94,4 +99,40 @@ func TestSpeechIsPublished(t *testing.T) {
 			return
 		}
 	}
+}
+
+// The LLM coach, asked after a customer utterance, gets its line to the
+// agent alone (coach in whisper), marked as the LLM's.
+func TestLLMCoachLine(t *testing.T) {
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(b), "customer: I want to cancel") {
+			t.Errorf("the model was not shown the conversation: %s", b)
+		}
+		fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"Ask why they want to leave."}}]}`)
+	}))
+	defer model.Close()
+	pool := stt.NewPool(&scripted{texts: []string{"I want to cancel", "hello"}}, 2)
+	defer pool.Close()
+	h := newHarness(t, callflow.Config{
+		Transcripts: &transcript.Config{Pool: pool, Phrases: phrases.Default()},
+		LLM:         &llmcoach.Client{URL: model.URL + "/v1", Model: "test"},
+	})
+	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer})
+	voice := mixer.NewSwitchable(nil)
+	caller := h.call("5001", voice)
+	id, _ := h.state(bus.StateConnected)
+	waitUntil(h.ctx, t, "the analyzer", func() bool {
+		in, err := h.mgr.Call(id)
+		return err == nil && in.Analysis != nil
+	})
+	voice.Set(mixer.For(mixer.Tone(440, amplitude), 1500*time.Millisecond)) // one customer utterance
+	ev := h.next("the LLM's line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
+	var cl bus.CoachLineData
+	if err := ev.DecodeData(&cl); err != nil || cl.Source != "llm" || cl.Text != "Ask why they want to leave." || cl.HeardBy != "agent" {
+		t.Fatalf("coach line %+v %v", cl, err)
+	}
+	caller.Hangup("NORMAL_CLEARING")
+	h.state(bus.StateClosed)
+	h.noChannelsLeft()
 }

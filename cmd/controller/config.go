@@ -40,6 +40,10 @@ type config struct {
 	STT            string // "none", "pocketsphinx" or ws://host:port (a Vosk-protocol server)
 	STTCalls       int    // calls transcribed at once
 	Phrases        string // topics and compliance YAML; empty: built in
+	LLMURL         string // OpenAI-compatible endpoint for the LLM coach; empty: off
+	LLMModel       string
+	LLMKey         string
+	LLMTimeout     time.Duration
 }
 
 func defaultConfig() config {
@@ -65,6 +69,7 @@ func defaultConfig() config {
 		ControllerID:   host,
 		STT:            "none",
 		STTCalls:       2,
+		LLMTimeout:     3 * time.Second,
 	}
 }
 
@@ -107,6 +112,10 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.STT, "stt", "speech to text for live calls: none, pocketsphinx, or ws://host:port of a Vosk-protocol speech server")
 	fs.IntVar(&c.STTCalls, "stt-calls", envInt("stt-calls", 2), "how many calls are transcribed at once (pocketsphinx: about 100 MB and a third of a core per side)")
 	str(&c.Phrases, "phrases", "topics and compliance phrases YAML (default: the built-in phrases/default.yaml)")
+	str(&c.LLMURL, "llm-url", "OpenAI-compatible endpoint (…/v1) for the optional LLM coach; needs --stt (default: off)")
+	str(&c.LLMModel, "llm-model", "model name for --llm-url")
+	str(&c.LLMKey, "llm-key", "API key for --llm-url (prefer the environment: CALLCOACH_LLM_KEY)")
+	dur(&c.LLMTimeout, "llm-timeout", "how long the LLM coach may take to answer")
 	str(&c.CoachingPolicy, "coaching-policy", "coaching policy YAML, reloaded when it changes (default: the built-in policy/default.yaml)")
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")

@@ -25,6 +25,7 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/sentiment"
@@ -163,6 +164,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	if err != nil {
 		return nil, err
 	}
+	var llm *llmcoach.Client
+	if cfg.LLMURL != "" {
+		if transcripts == nil {
+			return nil, fmt.Errorf("%w: --llm-url needs --stt: the model reads the transcript", errUsage)
+		}
+		llm = &llmcoach.Client{URL: cfg.LLMURL, Model: cfg.LLMModel, APIKey: cfg.LLMKey, Timeout: cfg.LLMTimeout}
+		log.Info("LLM coach on", "url", cfg.LLMURL, "model", cfg.LLMModel, "timeout", cfg.LLMTimeout)
+	}
 
 	a.manager, err = callflow.New(callflow.Config{
 		AgentDial:         cfg.AgentDial,
@@ -175,6 +184,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		CoachMode:         mode,
 		CoachingRules:     rules,
 		Transcripts:       transcripts,
+		LLM:               llm,
 	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log})
 	if err != nil {
 		return nil, err
