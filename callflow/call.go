@@ -55,6 +55,7 @@ type Call struct {
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
 	follower   *transcript.Follower // speech to text, when on
+	moods      [2]coaching.Mood     // each side's sentiment so far, for the coach
 	// The conversation so far (for the LLM coach), its answers, and when it
 	// was last asked.
 	heardTurns []llmcoach.Turn

@@ -10,10 +10,12 @@ import (
 
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
+	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/transcript"
 )
@@ -77,6 +79,7 @@ func (c *Call) startFork(ctx context.Context) bool {
 				}
 				c.mu.Lock()
 				c.fork, c.pipeline, c.unregisterFork = sess, p, unregister
+				p.SetMood(c.moods) // what was said before a fork restart still counts
 				c.mu.Unlock()
 				c.log.Info("audio fork connected")
 				return true
@@ -315,6 +318,14 @@ func (c *Call) publishHeard(ev transcript.Event) {
 		}
 		if err := c.m.deps.Bus.Speech(c.id, sd); err != nil {
 			c.log.Warn("publish speech", "err", err)
+		}
+		// The coach's rules may look at how the sides' sentiment goes.
+		c.mu.Lock()
+		c.moods[u.Side] = coaching.Mood{Known: true, Value: u.Trend, Falling: u.Direction == sentiment.Falling, Rising: u.Direction == sentiment.Rising}
+		moods, p := c.moods, c.pipeline
+		c.mu.Unlock()
+		if p != nil {
+			p.SetMood(moods)
 		}
 	}
 	for _, f := range found {

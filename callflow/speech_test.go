@@ -12,10 +12,12 @@ import (
 
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/callflow"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
 	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
+	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/transcript"
 )
@@ -135,4 +137,35 @@ func TestLLMCoachLine(t *testing.T) {
 	caller.Hangup("NORMAL_CLEARING")
 	h.state(bus.StateClosed)
 	h.noChannelsLeft()
+}
+
+// A policy rule on the transcript's sentiment coaches the agent once the
+// customer has said something negative.
+func TestSentimentRuleCoaches(t *testing.T) {
+	rules, err := policy.Parse([]byte(`rules: [{name: unhappy, say: "The customer is unhappy: acknowledge it.", when: {customer_sentiment_below: -0.3}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := stt.NewPool(&scripted{texts: []string{"this is ridiculous, the service is terrible", "hello"}}, 2)
+	defer pool.Close()
+	h := newHarness(t, callflow.Config{
+		Transcripts:   &transcript.Config{Pool: pool, Phrases: phrases.Default()},
+		CoachingRules: func() []coaching.Rule { return rules },
+	})
+	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer})
+	voice := mixer.NewSwitchable(nil)
+	caller := h.call("5001", voice)
+	id, _ := h.state(bus.StateConnected)
+	waitUntil(h.ctx, t, "the analyzer", func() bool {
+		in, err := h.mgr.Call(id)
+		return err == nil && in.Analysis != nil
+	})
+	voice.Set(mixer.For(mixer.Tone(440, amplitude), 1500*time.Millisecond))
+	ev := h.next("the sentiment rule's line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
+	var cl bus.CoachLineData
+	if err := ev.DecodeData(&cl); err != nil || cl.Rule != "unhappy" || cl.HeardBy != "agent" {
+		t.Fatalf("coach line %+v %v", cl, err)
+	}
+	caller.Hangup("NORMAL_CLEARING")
+	h.state(bus.StateClosed)
 }

@@ -32,6 +32,21 @@ const (
 	RuleCustomerOvertalk = "customer-overtalk"
 )
 
+// Signals are what rules look at: the analyzer's measures and, when the
+// call is transcribed, how each side's sentiment is going.
+type Signals struct {
+	analysis.Snapshot
+	Mood [2]Mood // customer, agent
+}
+
+// Mood is one side's sentiment trend, from what it said.
+type Mood struct {
+	Known   bool    // something was transcribed
+	Value   float64 // -1 … +1, smoothed
+	Falling bool
+	Rising  bool
+}
+
 // Rule is one piece of advice and when to give it.
 type Rule struct {
 	Name     string
@@ -41,7 +56,7 @@ type Rule struct {
 	Cooldown time.Duration
 	// MaxPerCall: at most this many deliveries per call (0 = no limit).
 	MaxPerCall int
-	Match      func(analysis.Snapshot) bool
+	Match      func(Signals) bool
 }
 
 // DeadAir fires when nobody has talked for after, once both sides have spoken.
@@ -52,7 +67,7 @@ func DeadAir(after time.Duration) Rule {
 		Priority:   10,
 		Cooldown:   30 * time.Second,
 		MaxPerCall: 3,
-		Match: func(s analysis.Snapshot) bool {
+		Match: func(s Signals) bool {
 			return s.BothSpoke && s.CurrentSilence >= after
 		},
 	}
@@ -67,7 +82,7 @@ func CustomerOvertalk(after time.Duration) Rule {
 		Priority:   20,
 		Cooldown:   45 * time.Second,
 		MaxPerCall: 3,
-		Match: func(s analysis.Snapshot) bool {
+		Match: func(s Signals) bool {
 			return s.Overtalk.Active && s.Overtalk.By == analysis.Customer && s.Overtalk.Duration >= after
 		},
 	}
@@ -175,7 +190,7 @@ func New(cfg Config) (*Coach, error) {
 }
 
 // Observe evaluates the rules against the call's latest snapshot.
-func (c *Coach) Observe(s analysis.Snapshot, now time.Time) {
+func (c *Coach) Observe(s Signals, now time.Time) {
 	c.judge(s, now)
 	if c.queued >= 0 && !c.rules[c.queued].Match(s) {
 		c.queued = -1
@@ -239,7 +254,7 @@ func (c *Coach) Delivered(now time.Time) {
 }
 
 // judge settles the outcomes of delivered lines.
-func (c *Coach) judge(s analysis.Snapshot, now time.Time) {
+func (c *Coach) judge(s Signals, now time.Time) {
 	kept := c.pending[:0]
 	for _, p := range c.pending {
 		r := &c.rules[p.rule]

@@ -34,7 +34,7 @@ func flags(f int64) analysis.Snapshot { return analysis.Snapshot{Frames: f} }
 
 func flagRule(name string, prio int, bit int64) Rule {
 	return Rule{Name: name, Line: name + " line", Priority: prio, Cooldown: sec(10),
-		Match: func(s analysis.Snapshot) bool { return s.Frames&bit != 0 }}
+		Match: func(s Signals) bool { return s.Frames&bit != 0 }}
 }
 
 var flagRules = []Rule{flagRule("low", 1, 1), flagRule("mid", 2, 2), flagRule("high", 3, 4), flagRule("mid2", 2, 8)}
@@ -205,7 +205,7 @@ func TestCoach(t *testing.T) {
 				if st.finish {
 					c.Finished()
 				}
-				c.Observe(st.snap, now)
+				c.Observe(Signals{Snapshot: st.snap}, now)
 				s, ok := c.Ready(now)
 				if got := map[bool]string{true: s.Rule}[ok]; got != st.want {
 					t.Fatalf("step %d (%v): ready %q, want %q (stats %+v)", i, st.at, got, st.want, c.Stats())
@@ -260,13 +260,13 @@ func TestOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.Observe(overtalk(analysis.Customer, sec(2)), t0.Add(sec(2)))
+			c.Observe(Signals{Snapshot: overtalk(analysis.Customer, sec(2))}, t0.Add(sec(2)))
 			if _, ok := c.Ready(t0.Add(sec(2))); !ok {
 				t.Fatal("no line")
 			}
 			c.Delivered(t0.Add(sec(2)))
 			for _, s := range tt.after {
-				c.Observe(s.snap, t0.Add(sec(2)+s.at))
+				c.Observe(Signals{Snapshot: s.snap}, t0.Add(sec(2)+s.at))
 			}
 			out := c.Outcomes(tt.end)
 			got := "none"
@@ -292,14 +292,14 @@ func TestBuiltInLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Observe(quiet(sec(6)), t0)
+	c.Observe(Signals{Snapshot: quiet(sec(6))}, t0)
 	s, ok := c.Ready(t0)
 	if !ok || s.Line != "The line has gone quiet — check in with the customer." || s.Rule != RuleDeadAir {
 		t.Fatalf("%+v", s)
 	}
 	c.Delivered(t0)
 	c.Finished()
-	c.Observe(overtalk(analysis.Customer, sec(2)), t0.Add(sec(1)))
+	c.Observe(Signals{Snapshot: overtalk(analysis.Customer, sec(2))}, t0.Add(sec(1)))
 	s, ok = c.Ready(t0.Add(sec(1)))
 	if !ok || s.Line != "Let the customer finish, then summarise what you heard." || s.Rule != RuleCustomerOvertalk {
 		t.Fatalf("%+v", s)

@@ -49,7 +49,10 @@ type when struct {
 	AgentRaised       time.Duration `yaml:"agent_raised_voice"`
 	AgentShareAbove   *float64      `yaml:"agent_share_above"`
 	AgentShareBelow   *float64      `yaml:"agent_share_below"`
-	After             time.Duration `yaml:"after"`
+	// From the transcript (needs speech to text).
+	CustomerSentimentBelow *float64      `yaml:"customer_sentiment_below"`
+	CustomerSentimentFalls bool          `yaml:"customer_sentiment_falling"`
+	After                  time.Duration `yaml:"after"`
 }
 
 // Default is the built-in policy for a support line (default.yaml).
@@ -98,35 +101,35 @@ func Load(path string) ([]coaching.Rule, error) {
 	return Parse(b)
 }
 
-func (w when) match() (func(analysis.Snapshot) bool, error) {
-	var conds []func(analysis.Snapshot) bool
-	add := func(c func(analysis.Snapshot) bool) { conds = append(conds, c) }
+func (w when) match() (func(coaching.Signals) bool, error) {
+	var conds []func(coaching.Signals) bool
+	add := func(c func(coaching.Signals) bool) { conds = append(conds, c) }
 	if d := w.CustomerOvertalk; d > 0 {
-		add(func(s analysis.Snapshot) bool {
+		add(func(s coaching.Signals) bool {
 			return s.Overtalk.Active && s.Overtalk.By == analysis.Customer && s.Overtalk.Duration >= d
 		})
 	}
 	if d := w.AgentOvertalk; d > 0 {
-		add(func(s analysis.Snapshot) bool {
+		add(func(s coaching.Signals) bool {
 			return s.Overtalk.Active && s.Overtalk.By == analysis.Agent && s.Overtalk.Duration >= d
 		})
 	}
 	if d := w.Silence; d > 0 {
-		add(func(s analysis.Snapshot) bool { return s.BothSpoke && s.CurrentSilence >= d })
+		add(func(s coaching.Signals) bool { return s.BothSpoke && s.CurrentSilence >= d })
 	}
 	if d := w.AgentMonologue; d > 0 {
-		add(func(s analysis.Snapshot) bool { return s.Monologue.Side == analysis.Agent && s.Monologue.Duration >= d })
+		add(func(s coaching.Signals) bool { return s.Monologue.Side == analysis.Agent && s.Monologue.Duration >= d })
 	}
 	if d := w.CustomerMonologue; d > 0 {
-		add(func(s analysis.Snapshot) bool {
+		add(func(s coaching.Signals) bool {
 			return s.Monologue.Side == analysis.Customer && s.Monologue.Duration >= d
 		})
 	}
 	if d := w.CustomerRaised; d > 0 {
-		add(func(s analysis.Snapshot) bool { return s.Sides[analysis.Customer].RaisedVoice >= d })
+		add(func(s coaching.Signals) bool { return s.Sides[analysis.Customer].RaisedVoice >= d })
 	}
 	if d := w.AgentRaised; d > 0 {
-		add(func(s analysis.Snapshot) bool { return s.Sides[analysis.Agent].RaisedVoice >= d })
+		add(func(s coaching.Signals) bool { return s.Sides[analysis.Agent].RaisedVoice >= d })
 	}
 	for _, x := range []*float64{w.AgentShareAbove, w.AgentShareBelow} {
 		if x != nil && (*x < 0 || *x > 1) {
@@ -134,18 +137,24 @@ func (w when) match() (func(analysis.Snapshot) bool, error) {
 		}
 	}
 	if x := w.AgentShareAbove; x != nil {
-		add(func(s analysis.Snapshot) bool { return s.BothSpoke && s.AgentShare > *x })
+		add(func(s coaching.Signals) bool { return s.BothSpoke && s.AgentShare > *x })
 	}
 	if x := w.AgentShareBelow; x != nil {
-		add(func(s analysis.Snapshot) bool { return s.BothSpoke && s.AgentShare < *x })
+		add(func(s coaching.Signals) bool { return s.BothSpoke && s.AgentShare < *x })
+	}
+	if x := w.CustomerSentimentBelow; x != nil {
+		add(func(s coaching.Signals) bool { return s.Mood[0].Known && s.Mood[0].Value < *x })
+	}
+	if w.CustomerSentimentFalls {
+		add(func(s coaching.Signals) bool { return s.Mood[0].Known && s.Mood[0].Falling })
 	}
 	if len(conds) == 0 {
 		return nil, errors.New("no condition in when")
 	}
 	if d := w.After; d > 0 {
-		add(func(s analysis.Snapshot) bool { return s.Elapsed >= d })
+		add(func(s coaching.Signals) bool { return s.Elapsed >= d })
 	}
-	return func(s analysis.Snapshot) bool {
+	return func(s coaching.Signals) bool {
 		for _, c := range conds {
 			if !c(s) {
 				return false

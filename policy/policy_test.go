@@ -48,7 +48,7 @@ func TestDefaultPolicy(t *testing.T) {
 		if !ok {
 			t.Fatalf("no rule %s", tt.rule)
 		}
-		if got := r.Match(tt.snap); got != tt.fires {
+		if got := r.Match(coaching.Signals{Snapshot: tt.snap}); got != tt.fires {
 			t.Errorf("%s on %+v: %v, want %v", tt.rule, tt.snap, got, tt.fires)
 		}
 	}
@@ -108,5 +108,32 @@ func TestWatcherReloads(t *testing.T) {
 	}
 	if _, err := Watch(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
 		t.Fatal("a missing file at start is accepted")
+	}
+}
+
+// Conditions on the transcript's sentiment, combined with the measures: the
+// issue's own example.
+func TestSentimentConditions(t *testing.T) {
+	rules, err := Parse([]byte(`rules: [{name: losing-them, say: "Let the customer finish, then summarise what you heard.",
+  when: {customer_sentiment_falling: true, customer_sentiment_below: -0.2, agent_share_above: 0.7}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	talky := analysis.Snapshot{BothSpoke: true, AgentShare: 0.75}
+	tests := []struct {
+		name  string
+		snap  analysis.Snapshot
+		mood  coaching.Mood
+		fires bool
+	}{
+		{"no transcript", talky, coaching.Mood{}, false},
+		{"falling and negative while the agent talks", talky, coaching.Mood{Known: true, Value: -0.4, Falling: true}, true},
+		{"negative but recovering", talky, coaching.Mood{Known: true, Value: -0.4, Rising: true}, false},
+		{"falling but the agent listens", analysis.Snapshot{BothSpoke: true, AgentShare: 0.4}, coaching.Mood{Known: true, Value: -0.4, Falling: true}, false},
+	}
+	for _, tt := range tests {
+		if got := rules[0].Match(coaching.Signals{Snapshot: tt.snap, Mood: [2]coaching.Mood{tt.mood}}); got != tt.fires {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.fires)
+		}
 	}
 }

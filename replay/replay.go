@@ -178,7 +178,14 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 			coach.Finished()
 			inFlightUntil = time.Time{}
 		}
-		coach.Observe(snap, now)
+		var mood [2]coaching.Mood
+		for side := range trends {
+			if trends[side].Known() {
+				d := trends[side].Direction()
+				mood[side] = coaching.Mood{Known: true, Value: trends[side].Value(), Falling: d == sentiment.Falling, Rising: d == sentiment.Rising}
+			}
+		}
+		coach.Observe(coaching.Signals{Snapshot: snap, Mood: mood}, now)
 		if s, ok := coach.Ready(now); ok {
 			coach.Delivered(now)
 			inFlightUntil = now.Add(o.LineDuration)

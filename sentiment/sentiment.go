@@ -122,6 +122,9 @@ func (t *Trend) Add(at time.Duration, score float64) {
 	}
 }
 
+// Known reports whether anything was added yet.
+func (t *Trend) Known() bool { return t.seen }
+
 // Value is the smoothed sentiment (0 before anything was said).
 func (t *Trend) Value() float64 { return t.value }
 

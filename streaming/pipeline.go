@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callcoach/callcoach/analysis"
@@ -60,6 +61,18 @@ type Pipeline struct {
 	stats    PipelineStats
 	latNs    int64
 	outcomes []coaching.Outcome
+	mood     atomic.Pointer[[2]coaching.Mood]
+}
+
+// SetMood tells the coach how each side's sentiment is going (from the
+// transcript, which another goroutine follows).
+func (p *Pipeline) SetMood(m [2]coaching.Mood) { p.mood.Store(&m) }
+
+func (p *Pipeline) moods() [2]coaching.Mood {
+	if m := p.mood.Load(); m != nil {
+		return *m
+	}
+	return [2]coaching.Mood{}
 }
 
 // NewPipeline starts the pipeline of session s.
@@ -190,7 +203,7 @@ func (p *Pipeline) run(ctx context.Context) {
 				p.onFrame(f.PCM, f.Channels, [2]bool{snap.Sides[0].Talking, snap.Sides[1].Talking})
 			}
 			f.Release()
-			p.coach.Observe(snap, p.now())
+			p.coach.Observe(coaching.Signals{Snapshot: snap, Mood: p.moods()}, p.now())
 			p.mu.Lock()
 			p.snap = snap
 			p.stats.Frames++

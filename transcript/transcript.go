@@ -30,7 +30,10 @@ type Utterance struct {
 	Text       string
 	Start, End time.Duration // from the start of the call's audio
 	Sentiment  float64
-	Found      []phrases.Finding // topics, disclosures, forbidden phrases in it
+	// Trend is the side's smoothed sentiment after this utterance.
+	Trend     float64
+	Direction sentiment.Direction
+	Found     []phrases.Finding // topics, disclosures, forbidden phrases in it
 }
 
 // Event is what a Follower reports: an utterance, or findings not tied to
@@ -149,6 +152,7 @@ func (f *Follower) run() {
 		}
 	}()
 	spot := phrases.NewSpotter(f.cfg.Phrases)
+	var trends [2]sentiment.Trend
 	var n int64
 	var lost uint64
 	emit := func(ev Event) {
@@ -167,9 +171,11 @@ func (f *Follower) run() {
 			if !r.Final || r.Text == "" {
 				continue
 			}
+			score := f.cfg.Sentiment.Utterance(r.Text, sentiment.Cues{})
+			trends[side].Add(r.End, score)
 			u := &Utterance{Side: analysis.Side(side), Text: r.Text, Start: r.Start, End: r.End,
-				Sentiment: f.cfg.Sentiment.Utterance(r.Text, sentiment.Cues{}),
-				Found:     spot.Utterance(analysis.Side(side).String(), r.Text, r.Start)}
+				Sentiment: score, Trend: trends[side].Value(), Direction: trends[side].Direction(),
+				Found: spot.Utterance(analysis.Side(side).String(), r.Text, r.Start)}
 			emit(Event{Utterance: u})
 		}
 	}
