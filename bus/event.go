@@ -81,6 +81,7 @@ type SpeechData struct {
 	StartMS   int64    `json:"start_ms"` // from the start of the audio fork
 	EndMS     int64    `json:"end_ms"`
 	Sentiment float64  `json:"sentiment"`           // -1 … +1
+	WPM       float64  `json:"wpm,omitempty"`       // speaking rate, words per minute
 	Topics    []string `json:"topics,omitempty"`    // topics first mentioned here
 	Disclosed []string `json:"disclosed,omitempty"` // required disclosures made here
 }

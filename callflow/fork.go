@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -307,7 +308,8 @@ func (c *Call) publishHeard(ev transcript.Event) {
 	found := ev.Found
 	if u := ev.Utterance; u != nil {
 		found = u.Found
-		sd := bus.SpeechData{Side: u.Side.String(), Text: u.Text, StartMS: u.Start.Milliseconds(), EndMS: u.End.Milliseconds(), Sentiment: u.Sentiment}
+		sd := bus.SpeechData{Side: u.Side.String(), Text: u.Text, StartMS: u.Start.Milliseconds(), EndMS: u.End.Milliseconds(),
+			Sentiment: u.Sentiment, WPM: math.Round(u.WordsPerMinute)}
 		for _, f := range found {
 			switch f.Kind {
 			case phrases.Topic:

@@ -6,6 +6,7 @@ package transcript
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,8 @@ type Utterance struct {
 	Text       string
 	Start, End time.Duration // from the start of the call's audio
 	Sentiment  float64
+	// WordsPerMinute is the speaking rate over the utterance.
+	WordsPerMinute float64
 	// Trend is the side's smoothed sentiment after this utterance.
 	Trend     float64
 	Direction sentiment.Direction
@@ -174,7 +177,8 @@ func (f *Follower) run() {
 			score := f.cfg.Sentiment.Utterance(r.Text, sentiment.Cues{})
 			trends[side].Add(r.End, score)
 			u := &Utterance{Side: analysis.Side(side), Text: r.Text, Start: r.Start, End: r.End,
-				Sentiment: score, Trend: trends[side].Value(), Direction: trends[side].Direction(),
+				Sentiment: score, WordsPerMinute: wordsPerMinute(r.Text, r.End-r.Start),
+				Trend: trends[side].Value(), Direction: trends[side].Direction(),
 				Found: spot.Utterance(analysis.Side(side).String(), r.Text, r.Start)}
 			emit(Event{Utterance: u})
 		}
@@ -197,4 +201,12 @@ func (f *Follower) run() {
 	if d := f.dropped.Load(); d > 0 || lost > 0 {
 		f.log.Warn("speech to text fell behind", "frames_dropped", d, "events_lost", lost)
 	}
+}
+
+// wordsPerMinute is a speaking rate; 0 for an utterance too short to tell.
+func wordsPerMinute(text string, d time.Duration) float64 {
+	if d < 500*time.Millisecond {
+		return 0
+	}
+	return float64(len(strings.Fields(text))) / d.Minutes()
 }

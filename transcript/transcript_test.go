@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,12 @@ func TestFollowerReportsUtterancesAndFindings(t *testing.T) {
 	for ev := range f.Events() {
 		if u := ev.Utterance; u != nil {
 			got = append(got, fmt.Sprintf("%s %q mood<0:%v", u.Side, u.Text, u.Sentiment < 0))
+			// 1 s of talk; the customer's utterance also has the 200 ms pre-roll
+			// (the agent spoke first, with no audio before it).
+			span := map[string]time.Duration{"agent": time.Second, "customer": 1200 * time.Millisecond}[u.Side.String()]
+			if want := float64(len(strings.Fields(u.Text))) / span.Minutes(); u.WordsPerMinute < want-1 || u.WordsPerMinute > want+1 {
+				t.Errorf("%s: %.0f words per minute, want %.0f", u.Side, u.WordsPerMinute, want)
+			}
 		}
 		found := ev.Found
 		if ev.Utterance != nil {
