@@ -28,7 +28,7 @@ const amplitude = 7194
 // harness is a controller wired as `controller serve` does it, against the
 // fake FreeSWITCH, a real redis-server, real websockets and real TTS.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	fs     *fakefs.FS
 	redis  *redistest.Server
@@ -58,9 +58,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, cfg callflow.Config) *harness {
+func newHarness(t testing.TB, cfg callflow.Config) *harness {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a benchmark runs many calls
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
 	var logOut io.Writer = h.logs
@@ -190,7 +190,7 @@ func (h *harness) channelWith(name, value string) *fakefs.Channel {
 
 // waitUntil polls a condition that has no event to wait on (the fake's
 // channel table), with a deadline.
-func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
+func waitUntil(ctx context.Context, t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -210,7 +210,7 @@ func (h *harness) noChannelsLeft() {
 
 // goroutinesSettle waits until the goroutine count is back to base (what a
 // finished call may leave behind is nothing).
-func goroutinesSettle(ctx context.Context, t *testing.T, base int) {
+func goroutinesSettle(ctx context.Context, t testing.TB, base int) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -234,7 +234,7 @@ type cutProxy struct {
 	wg     sync.WaitGroup
 }
 
-func newCutProxy(t *testing.T, target string) *cutProxy {
+func newCutProxy(t testing.TB, target string) *cutProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

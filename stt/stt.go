@@ -41,7 +41,9 @@ var ErrClosed = errors.New("stt: closed")
 
 // StreamOptions tune endpointing. Zero values give the defaults.
 type StreamOptions struct {
-	// EndSilence ends an utterance after this much non-speech (default 600 ms).
+	// EndSilence ends an utterance after this much non-speech (default 300 ms;
+	// the voice-activity decisions fed in already hold a turn 300 ms past its
+	// last voiced frame, so an utterance ends after 600 ms of quiet).
 	EndSilence time.Duration
 	// PreRoll is audio kept from before speech starts, so the first syllable
 	// is not clipped by the detector's attack (default 200 ms).
@@ -55,7 +57,7 @@ type StreamOptions struct {
 
 func (o *StreamOptions) defaults() {
 	if o.EndSilence <= 0 {
-		o.EndSilence = 600 * time.Millisecond
+		o.EndSilence = 300 * time.Millisecond
 	}
 	if o.PreRoll <= 0 {
 		o.PreRoll = 200 * time.Millisecond

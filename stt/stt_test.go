@@ -55,6 +55,9 @@ func TestStreamEndpointing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &scripted{}
+			if tt.opts.EndSilence == 0 {
+				tt.opts.EndSilence = 600 * time.Millisecond // the arithmetic below
+			}
 			s := NewStream(rec, rate, tt.opts)
 			var got []string
 			for _, c := range tt.pattern {

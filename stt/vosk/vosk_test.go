@@ -87,9 +87,9 @@ func TestStreamsToAVoskServer(t *testing.T) {
 			got = append(got, fmt.Sprintf("%v %s", r.Final, r.Text))
 		}
 	}
-	// 1 s of speech + 600 ms of trailing silence = 51 200 bytes. (Partials
+	// 1 s of speech + 300 ms of trailing silence = 41 600 bytes. (Partials
 	// arrive when the server sends them: TestPartials.)
-	if len(got) == 0 || got[len(got)-1] != "true heard 51200 bytes" {
+	if len(got) == 0 || got[len(got)-1] != "true heard 41600 bytes" {
 		t.Fatalf("results %q", got)
 	}
 }
