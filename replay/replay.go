@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"time"
 
@@ -140,7 +139,7 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		}
 	}
 	var trends [2]sentiment.Trend
-	var voice [2]voiceLog
+	var voice [2]sentiment.VoiceLog
 	speech := func(side analysis.Side, rs []stt.Result) {
 		for _, r := range rs {
 			ev := Event{AtMS: r.Start.Milliseconds(), EndMS: r.End.Milliseconds(), Kind: "speech", Side: side.String(), Text: r.Text}
@@ -150,7 +149,7 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 				}
 				ev.Kind = "partial"
 			} else {
-				score := o.Sentiment.Utterance(r.Text, voice[side].cues(r.Start, r.End))
+				score := o.Sentiment.Utterance(r.Text, voice[side].Cues(r.Start, r.End))
 				trends[side].Add(r.End, score)
 				ev.Sentiment = &score
 			}
@@ -196,7 +195,7 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		}
 		found(spot.Tick(at))
 		for side := range voice {
-			voice[side].add(snap.Sides[side].Talking, snap.Sides[side].LevelDBFS, snap.Sides[1-side].Talking)
+			voice[side].Add(snap.Sides[side].Talking, snap.Sides[side].LevelDBFS, snap.Sides[1-side].Talking)
 		}
 		for j := range frameSamples {
 			sides[0][j], sides[1][j] = f[2*j], f[2*j+1]
@@ -240,48 +239,4 @@ func Run(ctx context.Context, pcm []int16, o Options) (Result, error) {
 		res.Topics = spot.Topics()
 	}
 	return res, nil
-}
-
-// voiceLog keeps, per 20 ms frame, what the acoustic cues of an utterance
-// need: the side's level while it talks and whether the other side talked.
-type voiceLog struct {
-	level      []float32 // dBFS while talking, NaN otherwise
-	otherTalks []bool
-}
-
-func (v *voiceLog) add(talking bool, levelDBFS float64, other bool) {
-	l := float32(math.NaN())
-	if talking {
-		l = float32(levelDBFS)
-	}
-	v.level = append(v.level, l)
-	v.otherTalks = append(v.otherTalks, other)
-}
-
-// cues for the utterance from start to end: how much louder than the
-// side's talk before it, and whether the other side was talking as it began.
-func (v *voiceLog) cues(start, end time.Duration) sentiment.Cues {
-	from, to := int(start/(20*time.Millisecond)), int(end/(20*time.Millisecond))
-	from, to = min(max(from, 0), len(v.level)), min(max(to, 0), len(v.level))
-	mean := func(ls []float32) (float64, int) {
-		sum, n := 0.0, 0
-		for _, l := range ls {
-			if !math.IsNaN(float64(l)) {
-				sum += float64(l)
-				n++
-			}
-		}
-		return sum / float64(max(n, 1)), n
-	}
-	var c sentiment.Cues
-	if now, n := mean(v.level[from:to]); n > 0 {
-		if before, m := mean(v.level[:from]); m >= 50 { // a second of earlier talk to compare with
-			c.LoudnessDB = now - before
-		}
-	}
-	// The utterance starts with the pre-roll: look a little in.
-	if at := min(from+10, len(v.otherTalks)-1); at >= 0 {
-		c.Interrupting = v.otherTalks[at]
-	}
-	return c
 }

@@ -6,6 +6,7 @@ package transcript
 
 import (
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,6 +157,7 @@ func (f *Follower) run() {
 	}()
 	spot := phrases.NewSpotter(f.cfg.Phrases)
 	var trends [2]sentiment.Trend
+	var voice [2]sentiment.VoiceLog
 	var n int64
 	var lost uint64
 	emit := func(ev Event) {
@@ -174,7 +176,7 @@ func (f *Follower) run() {
 			if !r.Final || r.Text == "" {
 				continue
 			}
-			score := f.cfg.Sentiment.Utterance(r.Text, sentiment.Cues{})
+			score := f.cfg.Sentiment.Utterance(r.Text, voice[side].Cues(r.Start, r.End))
 			trends[side].Add(r.End, score)
 			u := &Utterance{Side: analysis.Side(side), Text: r.Text, Start: r.Start, End: r.End,
 				Sentiment: score, WordsPerMinute: wordsPerMinute(r.Text, r.End-r.Start),
@@ -186,6 +188,9 @@ func (f *Follower) run() {
 	for fr, ok := f.next(); ok; fr, ok = f.next() {
 		n++
 		at := time.Duration(n) * 20 * time.Millisecond
+		for side := range voice {
+			voice[side].Add(fr.talking[side], levelDB(fr.pcm[side][:]), fr.talking[1-side])
+		}
 		for side := range streams {
 			rs, err := streams[side].Feed(fr.pcm[side][:], fr.talking[side])
 			handle(side, rs, err)
@@ -209,4 +214,13 @@ func wordsPerMinute(text string, d time.Duration) float64 {
 		return 0
 	}
 	return float64(len(strings.Fields(text))) / d.Minutes()
+}
+
+// levelDB is a frame's level in dB (any fixed reference: cues compare levels).
+func levelDB(pcm []int16) float64 {
+	var sum float64
+	for _, x := range pcm {
+		sum += float64(x) * float64(x)
+	}
+	return 10 * math.Log10(max(sum/float64(len(pcm)), 1))
 }
