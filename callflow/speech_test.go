@@ -19,34 +19,15 @@ import (
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/stt"
+	"github.com/callcoach/callcoach/stt/stttest"
 	"github.com/callcoach/callcoach/transcript"
 )
-
-// hearsText is a recogniser that always hears the same words.
-type hearsText struct{ text string }
-
-func (r *hearsText) StartUtterance() error         { return nil }
-func (r *hearsText) Process([]int16) error         { return nil }
-func (r *hearsText) Hypothesis() string            { return r.text }
-func (r *hearsText) EndUtterance() (string, error) { return r.text, nil }
-func (r *hearsText) Close() error                  { return nil }
-
-// scripted hands out recognisers in order: a call takes the customer's first.
-type scripted struct{ texts []string }
-
-func (e *scripted) Name() string    { return "scripted" }
-func (e *scripted) SampleRate() int { return 16000 }
-func (e *scripted) NewRecognizer() (stt.Recognizer, error) {
-	t := e.texts[0]
-	e.texts = e.texts[1:]
-	return &hearsText{t}, nil
-}
 
 // With speech to text on, what each side says is published as call.speech
 // (with sentiment and topics) and a forbidden phrase as call.alert, all
 // before CLOSED; the recognisers go back to the pool.
 func TestSpeechIsPublished(t *testing.T) {
-	pool := stt.NewPool(&scripted{texts: []string{"I want to cancel, this is ridiculous", "please calm down"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("I want to cancel, this is ridiculous", "please calm down"), 2)
 	defer pool.Close()
 	h := newHarness(t, callflow.Config{Transcripts: &transcript.Config{Pool: pool, Phrases: phrases.Default()}})
 	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, amplitude)})
@@ -114,21 +95,14 @@ func TestLLMCoachLine(t *testing.T) {
 		fmt.Fprint(w, `{"choices":[{"message":{"role":"assistant","content":"Ask why they want to leave."}}]}`)
 	}))
 	defer model.Close()
-	pool := stt.NewPool(&scripted{texts: []string{"I want to cancel", "hello"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("I want to cancel", "hello"), 2)
 	defer pool.Close()
 	h := newHarness(t, callflow.Config{
 		Transcripts: &transcript.Config{Pool: pool, Phrases: phrases.Default()},
 		LLM:         &llmcoach.Client{URL: model.URL + "/v1", Model: "test"},
 	})
 	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer})
-	voice := mixer.NewSwitchable(nil)
-	caller := h.call("5001", voice)
-	id, _ := h.state(bus.StateConnected)
-	waitUntil(h.ctx, t, "the analyzer", func() bool {
-		in, err := h.mgr.Call(id)
-		return err == nil && in.Analysis != nil
-	})
-	voice.Set(mixer.For(mixer.Tone(440, amplitude), 1500*time.Millisecond)) // one customer utterance
+	caller, id := h.customerSaysOneThing()
 	ev := h.next("the LLM's line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
 	var cl bus.CoachLineData
 	if err := ev.DecodeData(&cl); err != nil || cl.Source != "llm" || cl.Text != "Ask why they want to leave." || cl.HeardBy != "agent" {
@@ -146,21 +120,14 @@ func TestSentimentRuleCoaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := stt.NewPool(&scripted{texts: []string{"this is ridiculous, the service is terrible", "hello"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("this is ridiculous, the service is terrible", "hello"), 2)
 	defer pool.Close()
 	h := newHarness(t, callflow.Config{
 		Transcripts:   &transcript.Config{Pool: pool, Phrases: phrases.Default()},
 		CoachingRules: func() []coaching.Rule { return rules },
 	})
 	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer})
-	voice := mixer.NewSwitchable(nil)
-	caller := h.call("5001", voice)
-	id, _ := h.state(bus.StateConnected)
-	waitUntil(h.ctx, t, "the analyzer", func() bool {
-		in, err := h.mgr.Call(id)
-		return err == nil && in.Analysis != nil
-	})
-	voice.Set(mixer.For(mixer.Tone(440, amplitude), 1500*time.Millisecond))
+	caller, id := h.customerSaysOneThing()
 	ev := h.next("the sentiment rule's line", func(ev bus.Event) bool { return ev.Type == bus.TypeCoachLine && ev.CallID == id })
 	var cl bus.CoachLineData
 	if err := ev.DecodeData(&cl); err != nil || cl.Rule != "unhappy" || cl.HeardBy != "agent" {
@@ -168,4 +135,19 @@ func TestSentimentRuleCoaches(t *testing.T) {
 	}
 	caller.Hangup("NORMAL_CLEARING")
 	h.state(bus.StateClosed)
+}
+
+// customerSaysOneThing places a call to 5001 whose customer, once the call
+// is analysed, talks for 1.5 s and falls silent: one utterance.
+func (h *harness) customerSaysOneThing() (*fakefs.Channel, string) {
+	h.t.Helper()
+	voice := mixer.NewSwitchable(nil)
+	caller := h.call("5001", voice)
+	id, _ := h.state(bus.StateConnected)
+	waitUntil(h.ctx, h.t, "the analyzer", func() bool {
+		in, err := h.mgr.Call(id)
+		return err == nil && in.Analysis != nil
+	})
+	voice.Set(mixer.For(mixer.Tone(440, amplitude), 1500*time.Millisecond))
+	return caller, id
 }

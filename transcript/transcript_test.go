@@ -10,27 +10,8 @@ import (
 
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/stt"
+	"github.com/callcoach/callcoach/stt/stttest"
 )
-
-// says is a recogniser that always "hears" the same words.
-type says struct{ text string }
-
-func (r *says) StartUtterance() error         { return nil }
-func (r *says) Process([]int16) error         { return nil }
-func (r *says) Hypothesis() string            { return r.text }
-func (r *says) EndUtterance() (string, error) { return r.text, nil }
-func (r *says) Close() error                  { return nil }
-
-// scriptEngine hands out recognisers in order: the first for the customer.
-type scriptEngine struct{ texts []string }
-
-func (e *scriptEngine) Name() string    { return "script" }
-func (e *scriptEngine) SampleRate() int { return 16000 }
-func (e *scriptEngine) NewRecognizer() (stt.Recognizer, error) {
-	t := e.texts[0]
-	e.texts = e.texts[1:]
-	return &says{t}, nil
-}
 
 func feed(f *Follower, frames int, talking [2]bool) {
 	pcm := make([]int16, 640)
@@ -40,7 +21,7 @@ func feed(f *Follower, frames int, talking [2]bool) {
 }
 
 func TestFollowerReportsUtterancesAndFindings(t *testing.T) {
-	pool := stt.NewPool(&scriptEngine{texts: []string{"I want to cancel my account", "this call may be recorded"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("I want to cancel my account", "this call may be recorded"), 2)
 	defer pool.Close()
 	cfg := Config{Pool: pool, Phrases: phrases.Default()}
 	cfg.Phrases.Compliance.Required[0].Within = 5e9 // 5 s, so the test need not run a minute of audio
@@ -85,7 +66,7 @@ func TestFollowerReportsUtterancesAndFindings(t *testing.T) {
 }
 
 func TestFollowerReportsAMissingDisclosure(t *testing.T) {
-	pool := stt.NewPool(&scriptEngine{texts: []string{"hello", "hello"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("hello", "hello"), 2)
 	defer pool.Close()
 	cfg := Config{Pool: pool, Phrases: phrases.Default()}
 	cfg.Phrases.Compliance.Required[0].Within = 2e9
@@ -104,7 +85,7 @@ func TestFollowerReportsAMissingDisclosure(t *testing.T) {
 }
 
 func TestFollowerWithoutCapacity(t *testing.T) {
-	pool := stt.NewPool(&scriptEngine{texts: []string{"a", "b"}}, 2)
+	pool := stt.NewPool(stttest.NewScript("a", "b"), 2)
 	defer pool.Close()
 	busy := Start(Config{Pool: pool, Phrases: phrases.Default()}, nil)
 	deadline := time.Now().Add(5 * time.Second)
