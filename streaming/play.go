@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/callcoach/callcoach/internal/wav"
 )
 
 // Audio is mono 16-bit little-endian PCM (L16) at 8000 or 16000 Hz.
@@ -36,48 +38,18 @@ func (a Audio) validate() error {
 
 // ParseWAV reads a RIFF/WAVE file of mono 16-bit PCM at 8000 or 16000 Hz.
 func ParseWAV(b []byte) (Audio, error) {
-	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return Audio{}, fmt.Errorf("%w: not a RIFF/WAVE file", ErrBadAudio)
+	w, err := wav.Decode(b)
+	if err != nil {
+		return Audio{}, fmt.Errorf("%w: %w", ErrBadAudio, err)
 	}
-	var (
-		a      Audio
-		gotFmt bool
-	)
-	for p := 12; p+8 <= len(b); {
-		id := string(b[p : p+4])
-		size := int(binary.LittleEndian.Uint32(b[p+4 : p+8]))
-		body := b[p+8:]
-		if size > len(body) {
-			if id != "data" {
-				return Audio{}, fmt.Errorf("%w: truncated %q chunk", ErrBadAudio, id)
-			}
-			size = len(body) // streamed WAVs carry a bogus data size
-		}
-		body = body[:size]
-		switch id {
-		case "fmt ":
-			if size < 16 {
-				return Audio{}, fmt.Errorf("%w: short fmt chunk", ErrBadAudio)
-			}
-			format := binary.LittleEndian.Uint16(body[0:2])
-			channels := binary.LittleEndian.Uint16(body[2:4])
-			a.SampleRate = int(binary.LittleEndian.Uint32(body[4:8]))
-			bits := binary.LittleEndian.Uint16(body[14:16])
-			if format != 1 || channels != 1 || bits != 16 {
-				return Audio{}, fmt.Errorf("%w: WAV format %d, %d channels, %d bits (want PCM mono 16-bit)",
-					ErrBadAudio, format, channels, bits)
-			}
-			gotFmt = true
-		case "data":
-			if !gotFmt {
-				return Audio{}, fmt.Errorf("%w: data before fmt chunk", ErrBadAudio)
-			}
-			a.PCM = body[:size&^1]
-			return a, a.validate()
-		}
-		p += 8 + size + size&1 // chunks are padded to even sizes
+	if w.Channels != 1 {
+		return Audio{}, fmt.Errorf("%w: %d channels (want mono)", ErrBadAudio, w.Channels)
 	}
-	return Audio{}, fmt.Errorf("%w: no data chunk", ErrBadAudio)
+	a := Audio{PCM: make([]byte, 2*len(w.PCM)), SampleRate: w.Rate}
+	for i, x := range w.PCM {
+		binary.LittleEndian.PutUint16(a.PCM[2*i:], uint16(x))
+	}
+	return a, a.validate()
 }
 
 type playAudioMessage struct {

@@ -1,7 +1,6 @@
 package tts
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/callcoach/callcoach/internal/wav"
 )
 
 // Rate is the sample rate of every Speech an Engine returns.
@@ -40,25 +41,8 @@ func (s *Speech) PCM() []byte {
 
 // WriteWAV writes the speech as a canonical 44-byte-header PCM WAV file.
 func (s *Speech) WriteWAV(w io.Writer) error {
-	data := s.PCM()
-	var h [44]byte
-	copy(h[0:], "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(h[22:], 1) // mono
-	binary.LittleEndian.PutUint32(h[24:], uint32(s.Rate))
-	binary.LittleEndian.PutUint32(h[28:], uint32(2*s.Rate))
-	binary.LittleEndian.PutUint16(h[32:], 2)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
-	if _, err := w.Write(h[:]); err != nil {
-		return fmt.Errorf("tts: writing wav header: %w", err)
-	}
-	if _, err := w.Write(data); err != nil {
-		return fmt.Errorf("tts: writing wav data: %w", err)
+	if err := wav.Encode(w, wav.Audio{PCM: s.Samples, Channels: 1, Rate: s.Rate}); err != nil {
+		return fmt.Errorf("tts: writing wav: %w", err)
 	}
 	return nil
 }
@@ -95,46 +79,14 @@ var ErrBadWAV = errors.New("tts: not a 16-bit mono PCM WAV")
 // parseWAV reads 16-bit mono PCM WAV. Sizes in the header are not trusted:
 // espeak-ng writes a placeholder size when its output is a pipe.
 func parseWAV(b []byte) (samples []int16, rate int, err error) {
-	if len(b) < 12 || !bytes.Equal(b[0:4], []byte("RIFF")) || !bytes.Equal(b[8:12], []byte("WAVE")) {
-		return nil, 0, fmt.Errorf("%w: no RIFF/WAVE header", ErrBadWAV)
+	a, err := wav.Decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrBadWAV, err)
 	}
-	haveFmt := false
-	for p := 12; p+8 <= len(b); {
-		id := string(b[p : p+4])
-		size := int(binary.LittleEndian.Uint32(b[p+4:]))
-		body := b[p+8:]
-		switch id {
-		case "fmt ":
-			if size < 16 || len(body) < 16 {
-				return nil, 0, fmt.Errorf("%w: short fmt chunk", ErrBadWAV)
-			}
-			format := binary.LittleEndian.Uint16(body[0:])
-			channels := binary.LittleEndian.Uint16(body[2:])
-			rate = int(binary.LittleEndian.Uint32(body[4:]))
-			bits := binary.LittleEndian.Uint16(body[14:])
-			if format != 1 || channels != 1 || bits != 16 || rate <= 0 {
-				return nil, 0, fmt.Errorf("%w: format %d, %d channels, %d bits, %d Hz", ErrBadWAV, format, channels, bits, rate)
-			}
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return nil, 0, fmt.Errorf("%w: data before fmt", ErrBadWAV)
-			}
-			if size > len(body) {
-				size = len(body)
-			}
-			samples = make([]int16, size/2)
-			for i := range samples {
-				samples[i] = int16(binary.LittleEndian.Uint16(body[2*i:]))
-			}
-			return samples, rate, nil
-		}
-		if size > len(body) {
-			break
-		}
-		p += 8 + size + size%2
+	if a.Channels != 1 {
+		return nil, 0, fmt.Errorf("%w: %d channels", ErrBadWAV, a.Channels)
 	}
-	return nil, 0, fmt.Errorf("%w: no data chunk", ErrBadWAV)
+	return a.PCM, a.Rate, nil
 }
 
 // trimSilence drops leading and trailing stretches quieter than about -46 dBFS,

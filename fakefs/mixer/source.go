@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/callcoach/callcoach/internal/wav"
 )
 
 // Audio format of the engine.
@@ -169,41 +171,19 @@ func decodeL16(b []byte) []int16 {
 
 // ParseWAV returns a WAV file's samples (stereo mixed down) and rate.
 func ParseWAV(b []byte) ([]int16, int, error) {
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return nil, 0, fmt.Errorf("%w: not a RIFF/WAVE file", ErrUnsupported)
+	a, err := wav.Decode(b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
-	var channels, bits, rate int
-	for p := 12; p+8 <= len(b); {
-		id, size := string(b[p:p+4]), int(binary.LittleEndian.Uint32(b[p+4:]))
-		body := b[p+8:]
-		if size > len(body) || size < 0 {
-			size = len(body) // espeak-ng writes a placeholder size when streaming
+	pcm := a.PCM
+	if a.Channels == 2 {
+		mono := make([]int16, len(pcm)/2)
+		for i := range mono {
+			mono[i] = int16((int(pcm[2*i]) + int(pcm[2*i+1])) / 2)
 		}
-		switch id {
-		case "fmt ":
-			if size < 16 || binary.LittleEndian.Uint16(body) != 1 {
-				return nil, 0, fmt.Errorf("%w: WAV is not PCM", ErrUnsupported)
-			}
-			channels = int(binary.LittleEndian.Uint16(body[2:]))
-			rate = int(binary.LittleEndian.Uint32(body[4:]))
-			bits = int(binary.LittleEndian.Uint16(body[14:]))
-		case "data":
-			if bits != 16 || channels < 1 || channels > 2 || rate <= 0 {
-				return nil, 0, fmt.Errorf("%w: WAV must be 16-bit mono or stereo", ErrUnsupported)
-			}
-			pcm := decodeL16(body[:size])
-			if channels == 2 {
-				mono := make([]int16, len(pcm)/2)
-				for i := range mono {
-					mono[i] = int16((int(pcm[2*i]) + int(pcm[2*i+1])) / 2)
-				}
-				pcm = mono
-			}
-			return pcm, rate, nil
-		}
-		p += 8 + size + size%2
+		pcm = mono
 	}
-	return nil, 0, fmt.Errorf("%w: WAV without data", ErrUnsupported)
+	return pcm, a.Rate, nil
 }
 
 // Resample converts by linear interpolation (enough for test tones and
