@@ -51,7 +51,11 @@ type Call struct {
 	agentUUID  string
 	monitors   map[string]int // channel uuid → member id, supervisors
 	names      map[int]string // member id → supervisor's name
-	coachLines int            // coaching lines played
+	modeSince  map[int]time.Time
+	digits     map[int]*esl.Subscription // member id → the supervisor leg's DTMF
+	digitsWG   sync.WaitGroup
+	started    time.Time
+	coachLines int // coaching lines played
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
 	follower   *transcript.Follower // speech to text, when on
@@ -91,6 +95,9 @@ func newCall(m *Manager, sock *esl.Call) *Call {
 		state:     bus.StatePending,
 		monitors:  make(map[string]int),
 		names:     make(map[int]string),
+		modeSince: make(map[int]time.Time),
+		digits:    make(map[int]*esl.Subscription),
+		started:   time.Now().UTC(),
 		llmLines:  make(chan string, 1),
 	}
 }
@@ -100,10 +107,16 @@ func (c *Call) Info() Info {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	in := Info{ID: c.id, ChannelUUID: c.sock.UUID(), Caller: c.sock.CallerIDNumber(), Callee: c.sock.DestinationNumber(),
-		State: c.state, Conference: c.name}
+		State: c.state, Conference: c.name, Group: c.sock.Variable("callcoach_group"), Started: c.started,
+		Moods: c.moods, CoachLines: c.coachLines}
 	if c.conf != nil {
 		in.Members = c.conf.Members()
 		in.CoachMode = c.conf.CoachMode()
+		for _, mb := range in.Members {
+			if name, ok := c.names[mb.ID]; ok {
+				in.Monitors = append(in.Monitors, MonitorInfo{Name: name, MemberID: mb.ID, ChannelUUID: mb.ChannelUUID, Mode: mb.Mode, Since: c.modeSince[mb.ID]})
+			}
+		}
 	}
 	if c.pipeline != nil {
 		snap, st := c.pipeline.Snapshot(), c.pipeline.Stats()
@@ -119,6 +132,20 @@ func (c *Call) setState(s bus.CallState, reason string) {
 	c.log.Info("call state", "state", s, "reason", reason)
 	if err := c.m.deps.Bus.State(c.id, s, reason); err != nil {
 		c.log.Warn("publish state", "err", err)
+	}
+	if o := c.m.deps.Observer; o != nil {
+		if s == bus.StateClosed {
+			o.CallEnded(c.Info(), reason)
+		} else {
+			o.CallChanged(c.Info())
+		}
+	}
+}
+
+// changed tells the observer, if any.
+func (c *Call) changed() {
+	if o := c.m.deps.Observer; o != nil {
+		o.CallChanged(c.Info())
 	}
 }
 
@@ -168,6 +195,13 @@ func (c *Call) run(ctx context.Context) {
 	c.close(reason, release)
 	close(c.ended)
 	c.confEv.Close()
+	c.mu.Lock()
+	for id, sub := range c.digits {
+		sub.Close()
+		delete(c.digits, id)
+	}
+	c.mu.Unlock()
+	c.digitsWG.Wait()
 	if !release {
 		// FreeSWITCH keeps the channel until this socket closes (its listener
 		// holds a read lock on the session through the linger): let go as
@@ -537,6 +571,11 @@ func (c *Call) conferenceEvent(ev *esl.Event) string {
 			name := c.names[ce.MemberID]
 			delete(c.monitors, ce.ChannelUUID)
 			delete(c.names, ce.MemberID)
+			delete(c.modeSince, ce.MemberID)
+			if sub := c.digits[ce.MemberID]; sub != nil {
+				sub.Close()
+				delete(c.digits, ce.MemberID)
+			}
 			c.mu.Unlock()
 			c.publishMode(name, ce.MemberID, "off")
 			return ""
@@ -575,6 +614,7 @@ func (c *Call) publishMode(member string, id int, mode conference.Mode) {
 	if err := c.m.deps.Bus.Mode(c.id, bus.ModeData{Mode: string(mode), Member: member, MemberID: id}); err != nil {
 		c.log.Warn("publish mode", "err", err)
 	}
+	c.changed()
 }
 
 // close finalises the call: the agent leg, the fork and the caller are
@@ -651,5 +691,8 @@ func (c *Call) publishAnalytics(s analysis.Snapshot, outcomes []coaching.Outcome
 	c.mu.Unlock()
 	if err := c.m.deps.Bus.Analytics(c.id, a); err != nil {
 		c.log.Warn("publish analytics", "err", err)
+	}
+	if !final {
+		c.changed()
 	}
 }

@@ -123,6 +123,20 @@ type Deps struct {
 	TTS    Synthesizer
 	Bus    Publisher
 	Logger *slog.Logger
+	// Observer, if set, hears of every call's changes (the call registry
+	// and supervision follow calls through it).
+	Observer Observer
+}
+
+// Observer hears about live calls. Its methods are called from the calls'
+// goroutines and must not block.
+type Observer interface {
+	// CallChanged: state, members, modes or measures changed.
+	CallChanged(Info)
+	// CallEnded: the call is CLOSED (Info is its last state).
+	CallEnded(in Info, reason string)
+	// MonitorDigit: a supervisor on the call pressed a DTMF digit.
+	MonitorDigit(callID string, m MonitorInfo, digit string)
 }
 
 // expandDial fills the dial-string template.

@@ -254,17 +254,97 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 	if err := conf.Join(ctx, conference.Member{ID: id, ChannelUUID: leg, Role: conference.RoleMonitor}); err != nil {
 		return id, err
 	}
+	digits := c.m.deps.Switch.SubscribeHeader("Unique-ID", leg)
 	c.mu.Lock()
+	select {
+	case <-c.ended: // the call ended while the supervisor's phone rang
+		c.mu.Unlock()
+		digits.Close()
+		_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
+		return id, ErrNotConnected
+	default:
+	}
 	c.monitors[leg] = id
 	c.names[id] = name
+	c.modeSince[id] = time.Now().UTC()
+	c.digits[id] = digits
+	c.digitsWG.Add(1)
 	c.mu.Unlock()
+	go c.watchDigits(digits, id)
 	if mode != conference.Spy {
 		if err := conf.SetMode(ctx, id, mode); err != nil {
 			return id, err
 		}
+		c.mu.Lock()
+		c.modeSince[id] = time.Now().UTC()
+		c.mu.Unlock()
 	}
 	c.publishMode(name, id, mode)
 	return id, nil
+}
+
+// watchDigits hands a supervisor's DTMF digits to the observer until the
+// subscription closes (they left, or the call ended).
+func (c *Call) watchDigits(sub *esl.Subscription, member int) {
+	defer c.digitsWG.Done()
+	for ev := range sub.C() {
+		if ev.Name() != "DTMF" {
+			continue
+		}
+		digit := ev.Get("DTMF-Digit")
+		o := c.m.deps.Observer
+		if o == nil || digit == "" {
+			continue
+		}
+		for _, mi := range c.Info().Monitors {
+			if mi.MemberID == member {
+				o.MonitorDigit(c.id, mi, digit)
+			}
+		}
+	}
+}
+
+// removeMonitor hangs up a supervisor's leg; the conference's del-member
+// then takes them off the call.
+func (c *Call) removeMonitor(ctx context.Context, memberID int) error {
+	c.mu.Lock()
+	leg := ""
+	for uuid, id := range c.monitors {
+		if id == memberID {
+			leg = uuid
+		}
+	}
+	c.mu.Unlock()
+	if leg == "" {
+		return fmt.Errorf("%w: member %d", conference.ErrNotMonitor, memberID)
+	}
+	if _, err := c.m.deps.Switch.API(ctx, "uuid_kill "+leg+" NORMAL_CLEARING"); err != nil && !isGone(err) {
+		return fmt.Errorf("callflow: hanging up supervisor leg: %w", err)
+	}
+	return nil
+}
+
+// whisperToAgent plays text to the agent alone.
+func (c *Call) whisperToAgent(ctx context.Context, source, text string) (conference.Audience, error) {
+	c.mu.Lock()
+	conf := c.conf
+	c.mu.Unlock()
+	if conf == nil {
+		return conference.HeardByNobody, ErrNotConnected
+	}
+	agent, ok := conf.Agent()
+	if !ok {
+		return conference.HeardByNobody, conference.ErrNoAgent
+	}
+	file, err := c.m.prompt(ctx, text)
+	if err != nil {
+		return conference.HeardByNobody, err
+	}
+	if err := conf.PlayTo(ctx, file, agent.ID); err != nil {
+		return conference.HeardByNobody, err
+	}
+	c.publishCoachLine(bus.CoachLineData{Text: text, Source: source, HeardBy: string(conference.HeardByAgent)})
+	return conference.HeardByAgent, nil
 }
 
 func (c *Call) setMode(ctx context.Context, memberID int, mode conference.Mode) error {
@@ -286,6 +366,7 @@ func (c *Call) setMode(ctx context.Context, memberID int, mode conference.Mode) 
 	}
 	c.mu.Lock()
 	name := c.names[memberID]
+	c.modeSince[memberID] = time.Now().UTC()
 	c.mu.Unlock()
 	if name == "" {
 		name = "supervisor"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/streaming"
@@ -86,9 +87,26 @@ type Info struct {
 	Conference  string
 	Members     []conference.Member
 	CoachMode   conference.Mode
+	// Group is the dialplan's callcoach_group variable: whose agents these are.
+	Group    string
+	Started  time.Time
+	Monitors []MonitorInfo
+	// Moods is each side's sentiment (analysis.Customer, analysis.Agent),
+	// known only with speech to text.
+	Moods      [2]coaching.Mood
+	CoachLines int
 	// Analysis is the analyzer's latest measures; nil while not analysed.
 	Analysis *analysis.Snapshot
 	Pipeline *streaming.PipelineStats
+}
+
+// MonitorInfo is a supervisor on a call.
+type MonitorInfo struct {
+	Name        string
+	MemberID    int
+	ChannelUUID string
+	Mode        conference.Mode
+	Since       time.Time // in this mode since
 }
 
 // Calls lists the live calls.
@@ -153,6 +171,39 @@ func (m *Manager) Coach(ctx context.Context, callID, source, text string) (confe
 		return conference.HeardByNobody, err
 	}
 	return c.speakToAgent(ctx, source, "", 0, text)
+}
+
+// WhisperToAgent speaks text to the call's agent alone, whatever the AI
+// coach's mode (a supervisor's typed line).
+func (m *Manager) WhisperToAgent(ctx context.Context, callID, source, text string) (conference.Audience, error) {
+	c, err := m.call(callID)
+	if err != nil {
+		return conference.HeardByNobody, err
+	}
+	return c.whisperToAgent(ctx, source, text)
+}
+
+// Monitor finds a supervisor on a call by name.
+func (m *Manager) Monitor(callID, name string) (MonitorInfo, bool, error) {
+	in, err := m.Call(callID)
+	if err != nil {
+		return MonitorInfo{}, false, err
+	}
+	for _, mi := range in.Monitors {
+		if mi.Name == name {
+			return mi, true, nil
+		}
+	}
+	return MonitorInfo{}, false, nil
+}
+
+// RemoveMonitor hangs up a supervisor's leg; they leave the call.
+func (m *Manager) RemoveMonitor(ctx context.Context, callID string, memberID int) error {
+	c, err := m.call(callID)
+	if err != nil {
+		return err
+	}
+	return c.removeMonitor(ctx, memberID)
 }
 
 // Hangup ends a call.

@@ -11,13 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/callcoach/callcoach/analysis"
 	"github.com/callcoach/callcoach/coaching"
+	"github.com/callcoach/callcoach/internal/reload"
 )
 
 //go:embed default.yaml
@@ -167,69 +167,23 @@ func (w when) match() (func(coaching.Signals) bool, error) {
 // Watcher keeps a policy file's rules current: Rules is what a new call
 // should use. A file that turns bad is logged and the last good rules kept.
 type Watcher struct {
-	path  string
-	log   *slog.Logger
-	rules atomic.Pointer[[]coaching.Rule]
-	mod   time.Time
-	size  int64
+	f *reload.File[[]coaching.Rule]
 }
 
 // Watch loads path (it must be good at start).
 func Watch(path string, log *slog.Logger) (*Watcher, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	w := &Watcher{path: path, log: log}
-	if err := w.reload(); err != nil {
+	f, err := reload.Watch(path, "coaching policy", Load, log)
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &Watcher{f: f}, nil
 }
 
 // Rules are the current rules.
-func (w *Watcher) Rules() []coaching.Rule { return *w.rules.Load() }
+func (w *Watcher) Rules() []coaching.Rule { return w.f.Current() }
 
 // Run checks the file every interval until ctx ends.
-func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if changed, err := w.check(); err != nil {
-				w.log.Error("coaching policy not reloaded; keeping the previous rules", "file", w.path, "err", err)
-			} else if changed {
-				w.log.Info("coaching policy reloaded", "file", w.path, "rules", len(w.Rules()))
-			}
-		}
-	}
-}
+func (w *Watcher) Run(ctx context.Context, interval time.Duration) { w.f.Run(ctx, interval) }
 
-// check reloads the file if it changed since the last load.
-func (w *Watcher) check() (bool, error) {
-	st, err := os.Stat(w.path)
-	if err != nil {
-		return false, err
-	}
-	if st.ModTime().Equal(w.mod) && st.Size() == w.size {
-		return false, nil
-	}
-	return true, w.reload()
-}
-
-func (w *Watcher) reload() error {
-	st, err := os.Stat(w.path)
-	if err != nil {
-		return err
-	}
-	rules, err := Load(w.path)
-	// Remember this version even when bad: it is reported once, not every tick.
-	w.mod, w.size = st.ModTime(), st.Size()
-	if err != nil {
-		return err
-	}
-	w.rules.Store(&rules)
-	return nil
-}
+// check reloads the file now if it changed.
+func (w *Watcher) check() (bool, error) { return w.f.Check() }
