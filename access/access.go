@@ -72,6 +72,9 @@ func Parse(b []byte) (*Directory, error) {
 		if strings.TrimSpace(name) == "" || strings.ContainsAny(name, " \t\r\n") {
 			return nil, fmt.Errorf("%w: supervisor name %q: no spaces", ErrConfig, name)
 		}
+		if name == "ai" || name == "llm" {
+			return nil, fmt.Errorf("%w: supervisor name %q is the AI coach's", ErrConfig, name)
+		}
 		if len(s.Groups) == 0 {
 			return nil, fmt.Errorf("%w: supervisor %s has no groups", ErrConfig, name)
 		}
@@ -83,7 +86,10 @@ func Parse(b []byte) (*Directory, error) {
 
 // Supervisor looks one up by name.
 func (d *Directory) Supervisor(name string) (Supervisor, error) {
-	if d != nil {
+	if d == nil {
+		return Supervisor{}, fmt.Errorf("%w: %q: this controller has no supervisors file (--supervisors)", ErrUnknownSupervisor, name)
+	}
+	{
 		if s, ok := d.Supervisors[name]; ok {
 			return s, nil
 		}

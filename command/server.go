@@ -115,7 +115,7 @@ func (s *Server) run(ctx context.Context) {
 }
 
 func (s *Server) reply(ctx context.Context, req Request, rep Reply) {
-	rep.V, rep.ID, rep.Controller = Version, req.ID, s.opts.Controller
+	rep.V, rep.ID, rep.Controller, rep.Call = Version, req.ID, s.opts.Controller, req.Call
 	if rep.Code == "" {
 		rep.Code = OK
 	}

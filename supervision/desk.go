@@ -155,7 +155,7 @@ func (d *Desk) Handle(ctx context.Context, req command.Request) command.Reply {
 		if r, ok := d.audited(ctx, e); !ok {
 			return r
 		}
-		heard, err := d.calls.WhisperToAgent(ctx, in.ID, "supervisor:"+req.Supervisor, req.Text)
+		heard, err := d.calls.WhisperToAgent(ctx, in.ID, req.Supervisor, req.Text)
 		if err != nil {
 			return fail(err)
 		}

@@ -44,6 +44,7 @@ type config struct {
 	LLMModel       string
 	LLMKey         string
 	LLMTimeout     time.Duration
+	Supervisors    string // supervisors YAML (names, groups, phones, agents' groups); empty: nobody may monitor
 }
 
 func defaultConfig() config {
@@ -119,7 +120,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.CoachingPolicy, "coaching-policy", "coaching policy YAML, reloaded when it changes (default: the built-in policy/default.yaml)")
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")
-	str(&c.ControllerID, "controller-id", "this controller's name in published events")
+	str(&c.ControllerID, "controller-id", "this controller's name in published events and the call registry (unique per controller)")
+	str(&c.Supervisors, "supervisors", "supervisors YAML: who may monitor which agents' calls, reloaded when it changes (default: nobody may)")
 	fs.BoolVar(&c.Pprof, "pprof", envOr("pprof", "") == "true", "serve Go profiles under /debug/pprof/ on --fork-listen (keep that address private)")
 	fs.Func("log-level", "debug, info, warn or error", func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) })
 	if v, ok := env("log-level"); ok {

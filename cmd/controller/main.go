@@ -23,6 +23,8 @@ Usage:
                                run the analyzer over a stereo recording and print its timeline
   controller help [command]
 
+` + superviseUsage + `
+
 Every serve flag can also be set with an environment variable CALLCOACH_<FLAG>
 (e.g. CALLCOACH_ESL_ADDR=10.0.0.5:8021); a flag on the command line wins.
 `
@@ -40,6 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	var err error
 	switch args[0] {
+	case "calls", "watch", "spy", "whisper", "barge", "leave", "coach", "hangup", "audit":
+		return superviseCommand(ctx, args[0], args[1:], stdout, stderr)
+	case "completion":
+		return completionCommand(args[1:], stdout, stderr)
+	case "__complete-calls":
+		return completeCalls(ctx, stdout)
 	case "serve":
 		err = serveCommand(ctx, stop, args[1:], stderr)
 	case "demo":

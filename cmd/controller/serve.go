@@ -20,16 +20,22 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/callcoach/callcoach/access"
+	"github.com/callcoach/callcoach/audit"
 	"github.com/callcoach/callcoach/bus"
 	"github.com/callcoach/callcoach/callflow"
 	"github.com/callcoach/callcoach/coaching"
+	"github.com/callcoach/callcoach/command"
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/esl"
+	"github.com/callcoach/callcoach/internal/reload"
 	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
+	"github.com/callcoach/callcoach/registry"
 	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/streaming"
+	"github.com/callcoach/callcoach/supervision"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/stt/vosk"
@@ -77,9 +83,14 @@ type app struct {
 	manager   *callflow.Manager
 	eslAddr   net.Addr           // where FreeSWITCH's `socket` app connects
 	httpAddr  string             // the analyzer's websocket and /status
-	stopWatch context.CancelFunc // the coaching policy's watcher, if any
-	watchDone chan struct{}
+	// watchers stop the config files' watchers (policy, supervisors).
+	watchers []func()
 	sttPool   *stt.Pool
+	// Supervision, when Redis is configured.
+	registry    *registry.Owner
+	desk        *supervision.Desk
+	commands    *command.Server
+	supervisors *reload.File[*access.Directory]
 }
 
 // start wires and starts every part. observe, if set, wraps the publisher
@@ -153,10 +164,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		if err != nil {
 			return nil, fmt.Errorf("--coaching-policy: %w", err)
 		}
-		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopWatch = stop
-		a.watchDone = make(chan struct{})
-		go func() { defer close(a.watchDone); w.Run(wctx, 2*time.Second) }()
+		a.watch(ctx, w.Run)
 		rules = w.Rules
 	}
 
@@ -173,6 +181,17 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		log.Info("LLM coach on", "url", cfg.LLMURL, "model", cfg.LLMModel, "timeout", cfg.LLMTimeout)
 	}
 
+	observers := &supervision.Observers{}
+	directory := func() *access.Directory { return nil }
+	if cfg.Supervisors != "" {
+		a.supervisors, err = reload.Watch(cfg.Supervisors, "supervisors file", access.Load, log)
+		if err != nil {
+			return nil, fmt.Errorf("--supervisors: %w", err)
+		}
+		directory = a.supervisors.Current
+		a.watch(ctx, a.supervisors.Run)
+	}
+
 	a.manager, err = callflow.New(callflow.Config{
 		AgentDial:         cfg.AgentDial,
 		ConferenceProfile: cfg.Profile,
@@ -185,9 +204,14 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		CoachingRules:     rules,
 		Transcripts:       transcripts,
 		LLM:               llm,
-	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log})
+	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log, Observer: observers})
 	if err != nil {
 		return nil, err
+	}
+	if a.redis != nil {
+		if err := a.superviseThroughRedis(ctx, cfg, directory, observers); err != nil {
+			return nil, err
+		}
 	}
 
 	a.httpDone = make(chan error, 1)
@@ -206,6 +230,51 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	return a, nil
 }
 
+// watch runs a config file's watcher until closeAll (not until ctx: the
+// files stay current through the shutdown grace).
+func (a *app) watch(ctx context.Context, run func(context.Context, time.Duration)) {
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); run(wctx, 2*time.Second) }()
+	a.watchers = append(a.watchers, func() { stop(); <-done })
+}
+
+// superviseThroughRedis registers the calls in Redis and takes supervisors'
+// commands for them.
+func (a *app) superviseThroughRedis(ctx context.Context, cfg config, directory func() *access.Directory, observers *supervision.Observers) error {
+	var err error
+	a.registry, err = registry.NewOwner(registry.Options{Client: a.redis, Controller: cfg.ControllerID, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.desk = supervision.NewDesk(supervision.DeskOptions{Calls: a.manager, Directory: directory,
+		Audit: audit.Writer{Client: a.redis, Controller: cfg.ControllerID}, Controller: cfg.ControllerID, Logger: a.log})
+	// No call is running yet: the observers are complete before the first.
+	*observers = append(*observers, supervision.Registrar{Owner: a.registry, Directory: directory}, a.desk)
+	a.warnOrphans(ctx, cfg.ControllerID)
+	a.commands, err = command.Listen(ctx, command.ServerOptions{Redis: a.redis, Controller: cfg.ControllerID, Handler: a.desk, Logger: a.log})
+	return err
+}
+
+// warnOrphans reports calls a previous run of this controller left behind.
+func (a *app) warnOrphans(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	calls, err := registry.Reader{Client: a.redis}.List(ctx)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, c := range calls {
+		if c.Owner == id && c.Instance != a.registry.Instance() {
+			n++
+		}
+	}
+	if n > 0 {
+		a.log.Warn("calls of this controller's previous run are orphaned: they may still be up in FreeSWITCH, unmonitored; `controller calls` lists them", "calls", n)
+	}
+}
+
 // dialFreeSWITCH connects the inbound event socket, waiting for a
 // FreeSWITCH that is still starting; a wrong password is fatal at once.
 func dialFreeSWITCH(ctx context.Context, cfg config, log *slog.Logger) (*esl.Client, error) {
@@ -213,7 +282,7 @@ func dialFreeSWITCH(ctx context.Context, cfg config, log *slog.Logger) (*esl.Cli
 	for {
 		c, err := esl.Dial(ctx, esl.ClientOptions{
 			Addr: cfg.ESLAddr, Password: cfg.ESLPassword, Logger: log,
-			Events: []string{"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "conference::maintenance"},
+			Events: []string{"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "conference::maintenance", "DTMF"},
 		})
 		if err == nil {
 			return c, nil
@@ -249,9 +318,11 @@ func (a *app) shutdown(grace time.Duration) error {
 }
 
 func (a *app) closeAll() {
-	if a.stopWatch != nil {
-		a.stopWatch()
-		<-a.watchDone
+	if a.commands != nil {
+		_ = a.commands.Close()
+	}
+	for _, stop := range a.watchers {
+		stop()
 	}
 	if a.server != nil {
 		_ = a.server.Close()
@@ -269,6 +340,16 @@ func (a *app) closeAll() {
 	}
 	if a.sttPool != nil {
 		_ = a.sttPool.Close()
+	}
+	if a.desk != nil {
+		a.desk.Close()
+	}
+	if a.registry != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := a.registry.Close(ctx); err != nil {
+			a.log.Warn("call registry not cleaned up", "err", err)
+		}
+		cancel()
 	}
 	if a.publisher != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
