@@ -74,7 +74,7 @@ type Reply struct {
 	Code       Code   `json:"code"`
 	Error      string `json:"error,omitempty"`
 	Controller string `json:"controller"`
-	Call       string `json:"call"` // the call's whole id
+	Call       string `json:"call"`                // the call's whole id
 	MemberID   int    `json:"member_id,omitempty"` // the supervisor's conference member
 	Mode       string `json:"mode,omitempty"`
 	HeardBy    string `json:"heard_by,omitempty"` // coach

@@ -678,3 +678,21 @@ func (ch *Channel) addReportVarsLocked() {
 		v.setLast("is_loopback", "1")
 	}
 }
+
+// PressDigit is a DTMF digit pressed on the channel's phone. FreeSWITCH fires
+// DTMF when the digit is read off the channel's queue
+// (switch_channel_dequeue_dtmf): the channel's headers, then DTMF-Digit,
+// DTMF-Duration (samples) and DTMF-Source; no variables (DTMF is not among
+// the events switch_channel_event_set_extended_data adds them to).
+func (ch *Channel) PressDigit(digit byte) {
+	ch.f.mu.Lock()
+	defer ch.f.mu.Unlock()
+	if ch.hungup {
+		return
+	}
+	e := ch.eventLocked("DTMF", callDTMF, false)
+	e.headers.add("DTMF-Digit", string(digit))
+	e.headers.add("DTMF-Duration", "2000")
+	e.headers.add("DTMF-Source", "RTP")
+	ch.f.emitLocked(e)
+}

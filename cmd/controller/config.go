@@ -44,7 +44,8 @@ type config struct {
 	LLMModel       string
 	LLMKey         string
 	LLMTimeout     time.Duration
-	Supervisors    string // supervisors YAML (names, groups, phones, agents' groups); empty: nobody may monitor
+	Heartbeat      time.Duration // registry heartbeat; dead after three missed
+	Supervisors    string        // supervisors YAML (names, groups, phones, agents' groups); empty: nobody may monitor
 }
 
 func defaultConfig() config {
@@ -71,6 +72,7 @@ func defaultConfig() config {
 		STT:            "none",
 		STTCalls:       2,
 		LLMTimeout:     3 * time.Second,
+		Heartbeat:      2 * time.Second,
 	}
 }
 
@@ -121,6 +123,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	str(&c.CoachMode, "coach-mode", "the AI coach's mode: whisper (agent hears it), barge (everyone) or spy (silent)")
 	dur(&c.ShutdownGrace, "shutdown-grace", "how long SIGTERM lets live calls finish before releasing them")
 	str(&c.ControllerID, "controller-id", "this controller's name in published events and the call registry (unique per controller)")
+	dur(&c.Heartbeat, "registry-heartbeat", "how often this controller tells the call registry it is alive; three missed beats and its calls are reported orphaned")
 	str(&c.Supervisors, "supervisors", "supervisors YAML: who may monitor which agents' calls, reloaded when it changes (default: nobody may)")
 	fs.BoolVar(&c.Pprof, "pprof", envOr("pprof", "") == "true", "serve Go profiles under /debug/pprof/ on --fork-listen (keep that address private)")
 	fs.Func("log-level", "debug, info, warn or error", func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) })

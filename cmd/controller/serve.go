@@ -35,10 +35,10 @@ import (
 	"github.com/callcoach/callcoach/registry"
 	"github.com/callcoach/callcoach/sentiment"
 	"github.com/callcoach/callcoach/streaming"
-	"github.com/callcoach/callcoach/supervision"
 	"github.com/callcoach/callcoach/stt"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/stt/vosk"
+	"github.com/callcoach/callcoach/supervision"
 	"github.com/callcoach/callcoach/transcript"
 	"github.com/callcoach/callcoach/tts"
 )
@@ -81,11 +81,11 @@ type app struct {
 	publisher *bus.Publisher
 	redis     *redis.Client
 	manager   *callflow.Manager
-	eslAddr   net.Addr           // where FreeSWITCH's `socket` app connects
-	httpAddr  string             // the analyzer's websocket and /status
+	eslAddr   net.Addr // where FreeSWITCH's `socket` app connects
+	httpAddr  string   // the analyzer's websocket and /status
 	// watchers stop the config files' watchers (policy, supervisors).
 	watchers []func()
-	sttPool   *stt.Pool
+	sttPool  *stt.Pool
 	// Supervision, when Redis is configured.
 	registry    *registry.Owner
 	desk        *supervision.Desk
@@ -243,7 +243,7 @@ func (a *app) watch(ctx context.Context, run func(context.Context, time.Duration
 // commands for them.
 func (a *app) superviseThroughRedis(ctx context.Context, cfg config, directory func() *access.Directory, observers *supervision.Observers) error {
 	var err error
-	a.registry, err = registry.NewOwner(registry.Options{Client: a.redis, Controller: cfg.ControllerID, Logger: a.log})
+	a.registry, err = registry.NewOwner(registry.Options{Client: a.redis, Controller: cfg.ControllerID, Heartbeat: cfg.Heartbeat, Logger: a.log})
 	if err != nil {
 		return err
 	}
