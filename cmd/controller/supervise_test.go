@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,6 +315,31 @@ func TestSupervisorCLIAcrossTwoControllers(t *testing.T) {
 		}
 	})
 
+	t.Run("watch updates in place in a terminal", func(t *testing.T) {
+		tm := startTmux(t, ctx, rs.Addr(), "watch", sales.ID[:8])
+		header := "callcoach watch: call " + sales.ID
+		eventually(t, ctx, "the watch view", func() bool {
+			screen := tm.capture()
+			return strings.Contains(screen, header) && strings.Contains(screen, "caller 5550001 -> agent 1001 (group sales)") &&
+				strings.Contains(screen, "talk: agent")
+		})
+		if _, errOut, code := cli(t, ctx, rs.Addr(), "coach", sales.ID[:8], "Ask for the order number", "--as", "alice"); code != 0 {
+			t.Fatalf("coach: exit %d: %s", code, errOut)
+		}
+		eventually(t, ctx, "the coaching line on the watch view", func() bool {
+			return strings.Contains(tm.capture(), "alice -> agent: Ask for the order number")
+		})
+		screen := tm.capture()
+		if n := strings.Count(screen, "callcoach watch:"); n != 1 {
+			t.Fatalf("the view was appended, not redrawn: %d headers on screen:\n%s", n, screen)
+		}
+		t.Logf("the watch view:\n%s", screen)
+		tm.keys("C-c")
+		eventually(t, ctx, "watch to quit on Ctrl-C", func() bool {
+			return strings.Contains(tm.capture(), "watch exited 0")
+		})
+	})
+
 	t.Run("unknown calls", func(t *testing.T) {
 		if _, errOut, code := cli(t, ctx, rs.Addr(), "hangup", "deadbeef", "--as", "carol"); code != exitUnknownCall || !strings.Contains(errOut, "unknown call") {
 			t.Fatalf("hangup deadbeef: exit %d: %s", code, errOut)
@@ -404,3 +430,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// tmuxPane runs a CLI command in a real terminal (a detached tmux session
+// on a private server) so its screen can be read as a person sees it.
+type tmuxPane struct {
+	t      *testing.T
+	socket string
+}
+
+func startTmux(t *testing.T, ctx context.Context, redisAddr string, args ...string) *tmuxPane {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux is not installed (%v); run ./scripts/setup", err)
+	}
+	p := &tmuxPane{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock")}
+	shell := fmt.Sprintf("env %s=1 CALLCOACH_REDIS_ADDR=%s %s %s; echo \"watch exited $?\"; exec cat",
+		asControllerEnv, redisAddr, os.Args[0], strings.Join(args, " "))
+	if out, err := exec.CommandContext(ctx, "tmux", "-S", p.socket, "-f", "/dev/null", "new-session", "-d", "-x", "150", "-y", "40", "-s", "cc", shell).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", p.socket, "kill-server").Run() })
+	return p
+}
+
+func (p *tmuxPane) capture() string {
+	out, err := exec.Command("tmux", "-S", p.socket, "capture-pane", "-p", "-t", "cc").Output()
+	if err != nil {
+		p.t.Fatalf("tmux capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+func (p *tmuxPane) keys(k string) {
+	if err := exec.Command("tmux", "-S", p.socket, "send-keys", "-t", "cc", k).Run(); err != nil {
+		p.t.Fatalf("tmux send-keys: %v", err)
+	}
+}

@@ -230,7 +230,7 @@ func (v *callView) apply(ev bus.Event) {
 			if d.Rule != "" {
 				who += " (" + d.Rule + ")"
 			}
-			v.coaching = keep(v.coaching, fmt.Sprintf("%s %s → %s: %s", at, who, dash(d.HeardBy), d.Text))
+			v.coaching = keep(v.coaching, fmt.Sprintf("%s %s -> %s: %s", at, who, dash(d.HeardBy), d.Text))
 		}
 	case bus.TypeAlert:
 		var d bus.AlertData
