@@ -108,6 +108,14 @@ func (d *Desk) Close() {
 
 // Handle carries out one command (command.Handler).
 func (d *Desk) Handle(ctx context.Context, req command.Request) command.Reply {
+	rep := d.handle(ctx, req)
+	if rep.Code == "" {
+		rep.Code = command.OK
+	}
+	return rep
+}
+
+func (d *Desk) handle(ctx context.Context, req command.Request) command.Reply {
 	in, err := d.calls.Call(req.Call)
 	if err != nil {
 		return fail(err)
