@@ -196,4 +196,3 @@ func TestDTMFSwitchesModeAudited(t *testing.T) {
 		t.Fatalf("audit %+v", aud.entries)
 	}
 }
-
