@@ -58,6 +58,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg.STT = "none"
 	}
 	fs.StringVar(&cfg.STT, "stt", cfg.STT, "speech to text: pocketsphinx, none, or ws://host:port")
+	live := fs.Bool("live", false, "keep calls up until Ctrl-C, for trying the supervisor commands from another terminal")
 	fs.Func("log-level", "controller log level on stderr (default warn)", func(v string) error { return cfg.LogLevel.UnmarshalText([]byte(v)) })
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +71,9 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	redisNote := demoRedis(ctx, &cfg)
+	if *live {
+		return demoLive(ctx, cfg, log, voices, stdout)
+	}
 
 	fake, err := fakefs.Start(fakefs.Options{Logger: log.With("part", "fakefs")})
 	if err != nil {

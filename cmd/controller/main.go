@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const usage = `callcoach controller — AI coaching and supervisor monitoring for FreeSWITCH calls
@@ -30,8 +32,14 @@ Every serve flag can also be set with an environment variable CALLCOACH_<FLAG>
 `
 
 func main() {
+	// go-redis logs its own dial failures; ours say it once, in context.
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -70,9 +71,8 @@ type cliFlags struct {
 }
 
 func (f *cliFlags) register(fs *flag.FlagSet, name string) {
-	user := os.Getenv("USER")
 	fs.StringVar(&f.redisAddr, "redis-addr", envOr("redis-addr", "127.0.0.1:6379"), "Redis shared by the controllers")
-	fs.StringVar(&f.as, "as", envOr("supervisor", user), "your supervisor name (as in the supervisors file)")
+	fs.StringVar(&f.as, "as", whoami(), "your supervisor name (as in the supervisors file)")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
 	def := 5 * time.Second
 	if name == "spy" || name == "whisper" || name == "barge" {
@@ -85,6 +85,21 @@ func (f *cliFlags) register(fs *flag.FlagSet, name string) {
 	case "audit":
 		fs.DurationVar(&f.since, "since", time.Hour, "how far back")
 	}
+}
+
+// whoami is the supervisor's name by default: CALLCOACH_SUPERVISOR, else
+// the login name.
+func whoami() string {
+	if v, ok := env("supervisor"); ok {
+		return v
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 // parseInterspersed lets flags follow the positional arguments
@@ -233,7 +248,7 @@ func listCalls(ctx context.Context, rdb *redis.Client, f cliFlags, stdout io.Wri
 // writeCalls prints the calls table (also the overview of `watch`).
 func writeCalls(w io.Writer, calls []registry.Record, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CALL\tAGE\tSTATE\tCALLER\tAGENT\tGROUP\tCUSTOMER\tAGENT MOOD\tAGENT TALK\tMONITORS\tOWNER")
+	fmt.Fprintln(tw, "CALL\tAGE\tSTATE\tCALLER\tAGENT\tGROUP\tCUSTOMER MOOD\tAGENT MOOD\tAGENT TALK\tMONITORS\tOWNER")
 	orphans := 0
 	for _, c := range calls {
 		state, owner := c.State, c.Owner
