@@ -679,11 +679,14 @@ func (ch *Channel) addReportVarsLocked() {
 	}
 }
 
-// PressDigit is a DTMF digit pressed on the channel's phone. FreeSWITCH fires
-// DTMF when the digit is read off the channel's queue
-// (switch_channel_dequeue_dtmf): the channel's headers, then DTMF-Digit,
-// DTMF-Duration (samples) and DTMF-Source; no variables (DTMF is not among
-// the events switch_channel_event_set_extended_data adds them to).
+// PressDigit is a DTMF digit pressed on the channel's phone (RFC 2833).
+// FreeSWITCH fires DTMF when the digit is read off the channel's queue
+// (switch_channel_dequeue_dtmf, switch_channel.c:678) — a conference member's
+// digits are read by the conference loop whether or not the profile has
+// caller controls (conference_loop.c, switch_channel_dequeue_dtmf_string) —
+// with the channel's headers, then DTMF-Digit, DTMF-Duration (samples; the
+// default 2000) and DTMF-Source; no variables (DTMF is not among the events
+// switch_channel_event_set_extended_data adds them to).
 func (ch *Channel) PressDigit(digit byte) {
 	ch.f.mu.Lock()
 	defer ch.f.mu.Unlock()

@@ -44,7 +44,7 @@ var (
 	callBgJob        = calling{"mod_event_socket.c", "api_exec", 1580}
 	callChannelData  = calling{"mod_event_socket.c", "parse_command", 2029}
 	callForkResponse = calling{"mod_audio_fork.c", "responseHandler", 22}
-	callDTMF         = calling{"switch_channel.c", "switch_channel_dequeue_dtmf", 669}
+	callDTMF         = calling{"switch_channel.c", "switch_channel_dequeue_dtmf", 678}
 )
 
 // base renders the headers every event starts with.
