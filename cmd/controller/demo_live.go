@@ -74,9 +74,7 @@ func demoLive(ctx context.Context, cfg config, log *slog.Logger, voices *tts.Cac
 	cfg.MediaDir = dir
 	cfg.Greeting = ""
 	cfg.ShutdownGrace = 5 * time.Second
-	if cfg.ControllerID == "" {
-		cfg.ControllerID = "demo"
-	}
+	cfg.ControllerID = "demo"
 	app, err := start(ctx, cfg, log, nil)
 	if err != nil {
 		return err
