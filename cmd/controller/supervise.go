@@ -124,7 +124,7 @@ func superviseCommand(ctx context.Context, name string, args []string, stdout, s
 	var f cliFlags
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, superviseUsage) }
+	fs.Usage = func() { fmt.Fprint(stdout, superviseUsage) } // asked for with --help: not an error
 	f.register(fs, name)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {

@@ -207,6 +207,36 @@ func TestSupervisorCLIAcrossTwoControllers(t *testing.T) {
 		}
 	})
 
+	t.Run("shell completion offers the live calls", func(t *testing.T) {
+		script, _, code := cli(t, ctx, rs.Addr(), "completion", "bash")
+		if code != 0 {
+			t.Fatalf("completion bash: exit %d", code)
+		}
+		// Complete `controller whisper <TAB>` the way bash does.
+		shell := script + `
+COMP_WORDS=(` + os.Args[0] + ` whisper "")
+COMP_CWORD=2
+_callcoach_controller
+printf '%s\n' "${COMPREPLY[@]}"
+`
+		cmd := exec.CommandContext(ctx, "bash", "-c", shell)
+		cmd.Env = append(os.Environ(), asControllerEnv+"=1", "CALLCOACH_REDIS_ADDR="+rs.Addr())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bash: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), sales.ID[:8]) || !strings.Contains(string(out), support.ID[:8]) {
+			t.Fatalf("completions %q lack the live calls", out)
+		}
+	})
+
+	t.Run("--help has examples and exit codes", func(t *testing.T) {
+		out, _, code := cli(t, ctx, rs.Addr(), "whisper", "--help")
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Exit codes:") {
+			t.Fatalf("whisper --help: exit %d\n%s", code, out)
+		}
+	})
+
 	monitor := func(rec registry.Record, name string) (registry.Monitor, bool) {
 		r, err := reader.Get(ctx, rec.ID)
 		if err != nil {
