@@ -55,6 +55,7 @@ type Call struct {
 	digits     map[int]*esl.Subscription // member id → the supervisor leg's DTMF
 	digitsWG   sync.WaitGroup
 	started    time.Time
+	released   bool // closed by letting go: the call goes on in FreeSWITCH
 	coachLines int // coaching lines played
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
@@ -108,7 +109,7 @@ func (c *Call) Info() Info {
 	defer c.mu.Unlock()
 	in := Info{ID: c.id, ChannelUUID: c.sock.UUID(), Caller: c.sock.CallerIDNumber(), Callee: c.sock.DestinationNumber(),
 		State: c.state, Conference: c.name, Group: c.sock.Variable("callcoach_group"), Started: c.started,
-		Moods: c.moods, CoachLines: c.coachLines}
+		Moods: c.moods, CoachLines: c.coachLines, Released: c.released}
 	if c.conf != nil {
 		in.Members = c.conf.Members()
 		in.CoachMode = c.conf.CoachMode()
@@ -624,6 +625,7 @@ func (c *Call) close(reason string, release bool) {
 	defer cancel()
 	c.mu.Lock()
 	p, fork, agent, transferred, unregister := c.pipeline, c.fork, c.agentUUID, c.state == bus.StateClosed, c.unregisterFork
+	c.released = release
 	c.mu.Unlock()
 	if unregister != nil {
 		defer unregister()

@@ -95,6 +95,9 @@ type Info struct {
 	// known only with speech to text.
 	Moods      [2]coaching.Mood
 	CoachLines int
+	// Released: the call was let go (shutdown, a lost socket) and goes on in
+	// FreeSWITCH unmonitored; only with CallEnded.
+	Released bool
 	// Analysis is the analyzer's latest measures; nil while not analysed.
 	Analysis *analysis.Snapshot
 	Pipeline *streaming.PipelineStats

@@ -54,6 +54,7 @@ type Desk struct {
 
 	mu     sync.Mutex
 	open   map[string]map[int]segment // call → member → its current stretch
+	busy   map[string]bool            // call + supervisor with a command running
 	closed bool
 
 	ended  chan audit.Entry // "ended" entries, written in the background
@@ -87,7 +88,7 @@ func NewDesk(o DeskOptions) *Desk {
 		o.Directory = func() *access.Directory { return nil }
 	}
 	d := &Desk{calls: o.Calls, dir: o.Directory, audit: o.Audit, controller: o.Controller, log: o.Logger,
-		open: make(map[string]map[int]segment), ended: make(chan audit.Entry, 4096)}
+		open: make(map[string]map[int]segment), busy: make(map[string]bool), ended: make(chan audit.Entry, 4096)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(1)
 	go d.writeEnded()
@@ -108,6 +109,21 @@ func (d *Desk) Close() {
 
 // Handle carries out one command (command.Handler).
 func (d *Desk) Handle(ctx context.Context, req command.Request) command.Reply {
+	// One command per supervisor and call at a time: two quick "whisper"s
+	// must not dial two phones.
+	key := req.Call + "\x00" + req.Supervisor
+	d.mu.Lock()
+	if d.busy[key] {
+		d.mu.Unlock()
+		return command.Reply{Code: command.CodeBadRequest, Error: fmt.Sprintf("a command of %s on this call is still running", req.Supervisor)}
+	}
+	d.busy[key] = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.busy, key)
+		d.mu.Unlock()
+	}()
 	rep := d.handle(ctx, req)
 	if rep.Code == "" {
 		rep.Code = command.OK
@@ -124,7 +140,8 @@ func (d *Desk) handle(ctx context.Context, req command.Request) command.Reply {
 	group := dir.GroupOf(in.Callee, in.Group)
 	base := audit.Entry{Supervisor: req.Supervisor, Call: in.ID, Agent: in.Callee, Group: group, Via: "cli"}
 
-	if err := dir.Check(req.Supervisor, group); err != nil {
+	// Anyone may take themselves off a call, even after losing the right to be on it.
+	if err := dir.Check(req.Supervisor, group); err != nil && req.Op != command.Leave {
 		e := base
 		e.Action, e.Mode, e.Reason = audit.Denied, string(req.Op), err.Error()
 		if aerr := d.audit.Write(ctx, e); aerr != nil {

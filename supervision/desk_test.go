@@ -106,6 +106,8 @@ func TestDeskChecksAndAuditsBeforeActing(t *testing.T) {
 		{"coach", command.Request{Op: command.Coach, Supervisor: "alice", Text: "Offer a callback"}, nil, false, command.OK, "whisper alice: Offer a callback", audit.Coach},
 		{"coach without text", command.Request{Op: command.Coach, Supervisor: "alice"}, nil, false, command.CodeBadRequest, "", ""},
 		{"leave", command.Request{Op: command.Leave, Supervisor: "alice"}, whispering, false, command.OK, "remove 7", audit.Leave},
+		{"leave after losing the right to be on the call", command.Request{Op: command.Leave, Supervisor: "eve"},
+			[]callflow.MonitorInfo{{Name: "eve", MemberID: 8, Mode: conference.Spy}}, false, command.OK, "remove 8", audit.Leave},
 		{"leave when not on the call", command.Request{Op: command.Leave, Supervisor: "alice"}, nil, false, command.CodeBadRequest, "", ""},
 		{"hangup", command.Request{Op: command.Hangup, Supervisor: "alice"}, nil, false, command.OK, "hangup", audit.Hangup},
 		{"unknown call", command.Request{Op: command.Hangup, Supervisor: "alice", Call: "nope"}, nil, false, command.CodeUnknownCall, "", ""},
@@ -195,4 +197,39 @@ func TestDTMFSwitchesModeAudited(t *testing.T) {
 	if len(aud.entries) != 1 || aud.entries[0].Via != "dtmf" || aud.entries[0].Mode != "whisper" {
 		t.Fatalf("audit %+v", aud.entries)
 	}
+}
+
+// Two quick commands of one supervisor on one call: the second is refused
+// while the first runs, so two phones are never dialled.
+func TestDeskOneCommandAtATimePerSupervisor(t *testing.T) {
+	dir, _ := access.Parse([]byte(dirYAML))
+	gate := make(chan struct{})
+	calls := &gatedCalls{fakeCalls: fakeCalls{info: callflow.Info{ID: "c", Callee: "1001"}}, entered: make(chan struct{}), gate: gate}
+	d := NewDesk(DeskOptions{Calls: calls, Directory: func() *access.Directory { return dir }, Audit: &fakeAudit{}})
+	defer d.Close()
+	first := make(chan command.Reply, 1)
+	go func() { first <- d.Handle(context.Background(), command.Request{Call: "c", Op: command.Whisper, Supervisor: "alice"}) }()
+	<-calls.entered // the first is dialling
+	if rep := d.Handle(context.Background(), command.Request{Call: "c", Op: command.Whisper, Supervisor: "alice"}); rep.Code != command.CodeBadRequest {
+		t.Fatalf("second command: %+v", rep)
+	}
+	close(gate)
+	if rep := <-first; rep.Code != command.OK {
+		t.Fatalf("first command: %+v", rep)
+	}
+	if rep := d.Handle(context.Background(), command.Request{Call: "c", Op: command.Hangup, Supervisor: "alice"}); rep.Code != command.OK {
+		t.Fatalf("a command after the first finished: %+v", rep)
+	}
+}
+
+type gatedCalls struct {
+	fakeCalls
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedCalls) AddMonitor(ctx context.Context, id, name, dial string, mode conference.Mode) (int, error) {
+	close(g.entered)
+	<-g.gate
+	return g.fakeCalls.AddMonitor(ctx, id, name, dial, mode)
 }

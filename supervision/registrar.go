@@ -20,8 +20,21 @@ type Registrar struct {
 // CallChanged puts the call's record.
 func (r Registrar) CallChanged(in callflow.Info) { r.Owner.Put(r.Record(in)) }
 
-// CallEnded removes the call.
-func (r Registrar) CallEnded(in callflow.Info, _ string) { r.Owner.Remove(in.ID) }
+// CallEnded removes the call — unless it was released: it goes on in
+// FreeSWITCH unmonitored, so it stays listed (as RELEASED, and orphaned once
+// this controller is gone) until its record expires.
+func (r Registrar) CallEnded(in callflow.Info, _ string) {
+	if !in.Released {
+		r.Owner.Remove(in.ID)
+		return
+	}
+	rec := r.Record(in)
+	rec.State, rec.Monitors = Released, nil
+	r.Owner.Put(rec)
+}
+
+// Released is the registry state of a call let go by its controller.
+const Released = "RELEASED"
 
 // MonitorDigit is not the registry's business.
 func (Registrar) MonitorDigit(string, callflow.MonitorInfo, string) {}

@@ -16,6 +16,9 @@ import (
 	"github.com/callcoach/callcoach/callflow"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/redistest"
+	"github.com/callcoach/callcoach/registry"
+	"github.com/callcoach/callcoach/supervision"
 )
 
 // serve's wiring against the fake: a call connects and is analysed, GET
@@ -32,8 +35,9 @@ func TestServeShutdownReleasesLiveCalls(t *testing.T) {
 	cfg := defaultConfig()
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.register(fset)
+	rs := redistest.Start(t)
 	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
-		"--redis-addr", "", "--greeting", "", "--media-dir", t.TempDir()}); err != nil {
+		"--redis-addr", rs.Addr(), "--greeting", "", "--media-dir", t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -76,6 +80,12 @@ func TestServeShutdownReleasesLiveCalls(t *testing.T) {
 	}
 	if _, ok := fs.Channel(caller.UUID()); !ok {
 		t.Fatal("shutdown hung up the live call; it should have been released")
+	}
+	// Supervisors still see it: released, and orphaned now that its
+	// controller is gone.
+	calls, err := registry.Reader{Client: rs.Client()}.List(ctx)
+	if err != nil || len(calls) != 1 || calls[0].State != supervision.Released || !calls[0].Orphaned || calls[0].Channel != caller.UUID() {
+		t.Fatalf("registry after the release: %+v %v", calls, err)
 	}
 	if _, err := http.Get(statusURL); err == nil {
 		t.Error("the status endpoint still answers after shutdown")
