@@ -56,7 +56,7 @@ type Call struct {
 	digitsWG   sync.WaitGroup
 	started    time.Time
 	released   bool // closed by letting go: the call goes on in FreeSWITCH
-	coachLines int // coaching lines played
+	coachLines int  // coaching lines played
 	fork       *streaming.Session
 	pipeline   *streaming.Pipeline
 	follower   *transcript.Follower // speech to text, when on

@@ -208,7 +208,9 @@ func TestDeskOneCommandAtATimePerSupervisor(t *testing.T) {
 	d := NewDesk(DeskOptions{Calls: calls, Directory: func() *access.Directory { return dir }, Audit: &fakeAudit{}})
 	defer d.Close()
 	first := make(chan command.Reply, 1)
-	go func() { first <- d.Handle(context.Background(), command.Request{Call: "c", Op: command.Whisper, Supervisor: "alice"}) }()
+	go func() {
+		first <- d.Handle(context.Background(), command.Request{Call: "c", Op: command.Whisper, Supervisor: "alice"})
+	}()
 	<-calls.entered // the first is dialling
 	if rep := d.Handle(context.Background(), command.Request{Call: "c", Op: command.Whisper, Supervisor: "alice"}); rep.Code != command.CodeBadRequest {
 		t.Fatalf("second command: %+v", rep)
