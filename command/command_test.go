@@ -148,3 +148,40 @@ func TestServerSkipsGarbageAndStaleRequests(t *testing.T) {
 		t.Fatal("the stale request was answered")
 	}
 }
+
+// Redis goes away and comes back (empty): the owner's registry and command
+// subscription recover by themselves and commands work again.
+func TestCommandsWorkAgainAfterARedisRestart(t *testing.T) {
+	rs := redistest.Start(t)
+	c := rs.Client()
+	o, err := registry.NewOwner(registry.Options{Client: c, Controller: "ctl", Heartbeat: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close(context.Background())
+	o.Put(registry.Record{ID: callID, State: "CONNECTED", Started: time.Now()})
+	listen(t, c, HandlerFunc(func(ctx context.Context, req Request) Reply { return Reply{Code: OK} }))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	do := func() error {
+		_, err := Client{Redis: c, Timeout: 2 * time.Second}.Do(ctx, Request{Call: callID, Op: Spy, Supervisor: "alice"})
+		return err
+	}
+	until := func(what string) {
+		t.Helper()
+		for err := do(); err != nil; err = do() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: %v", what, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	until("before the restart")
+	rs.Stop()
+	if err := do(); !errors.Is(err, ErrRedis) {
+		t.Fatalf("with Redis down: %v, want ErrRedis", err)
+	}
+	rs.Restart()
+	until("after the restart")
+}

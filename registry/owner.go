@@ -42,6 +42,7 @@ type Owner struct {
 	live    map[string]Record // the calls, as last Put
 	pending map[string]bool   // id → true: write, false: delete
 	wake    chan struct{}
+	beaten  bool // a heartbeat was written (only the run goroutine touches it)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -138,7 +139,8 @@ func (o *Owner) run() {
 			o.log.Info("call registry: Redis back; registry up to date")
 		}
 	}
-	report(o.heartbeat(o.ctx))
+	_, err := o.heartbeat(o.ctx)
+	report(err)
 	for {
 		select {
 		case <-o.ctx.Done():
@@ -146,9 +148,14 @@ func (o *Owner) run() {
 		case <-o.wake:
 			report(o.flush(o.ctx, false))
 		case <-beat.C:
-			err := o.heartbeat(o.ctx)
+			lost, err := o.heartbeat(o.ctx)
 			if err == nil {
-				all := time.Since(lastRefresh) >= refreshEvery
+				// After an outage, or when Redis lost our keys (restarted
+				// without persistence, flushed), write every call again.
+				all := down || lost || time.Since(lastRefresh) >= refreshEvery
+				if lost {
+					o.log.Warn("call registry: our keys were gone from Redis (restarted or flushed?); writing every call again")
+				}
 				if err = o.flush(o.ctx, all); err == nil && all {
 					lastRefresh = time.Now()
 				}
@@ -158,17 +165,23 @@ func (o *Owner) run() {
 	}
 }
 
-func (o *Owner) heartbeat(ctx context.Context) error {
+// heartbeat says we are alive; lost reports that our previous heartbeat
+// was not there (so neither, probably, are our calls).
+func (o *Owner) heartbeat(ctx context.Context) (lost bool, err error) {
 	o.mu.Lock()
 	n := len(o.live)
 	o.mu.Unlock()
 	now := time.Now().UTC()
 	b, _ := json.Marshal(Controller{ID: o.opts.Controller, Instance: o.instance, Host: o.host, PID: os.Getpid(), Started: o.started, Seen: now, Calls: n})
 	pipe := o.opts.Client.Pipeline()
-	pipe.Set(ctx, HeartbeatKey(o.opts.Controller), b, 3*o.opts.Heartbeat)
+	prev := pipe.SetArgs(ctx, HeartbeatKey(o.opts.Controller), b, redis.SetArgs{TTL: 3 * o.opts.Heartbeat, Get: true})
 	pipe.HSet(ctx, ControllersKey, o.opts.Controller, b)
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	first := !o.beaten
+	o.beaten = true
+	return !first && errors.Is(prev.Err(), redis.Nil), nil
 }
 
 // flush writes the pending changes (all live records when all is set).

@@ -217,3 +217,19 @@ func BenchmarkRefresh10000Calls(b *testing.B) {
 		}
 	}
 }
+
+// Redis restarted empty (no persistence): the owner notices its heartbeat
+// is gone and writes every call again, without waiting for the refresh.
+func TestOwnerRewritesAfterRedisLosesEverything(t *testing.T) {
+	ctx := context.Background()
+	rs := redistest.Start(t)
+	r := Reader{Client: rs.Client()}
+	a := newOwner(t, rs.Client(), "ctl-a", 50*time.Millisecond, time.Hour)
+	defer a.Close(ctx)
+	a.Put(Record{ID: "call-a", Started: time.Now()})
+	eventually(t, "the call", func() bool { c, _ := r.List(ctx); return len(c) == 1 })
+	if err := rs.Client().FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the call written again", func() bool { c, _ := r.List(ctx); return len(c) == 1 && !c[0].Orphaned })
+}
