@@ -20,6 +20,7 @@ var (
 	ErrUnknownSupervisor = errors.New("access: unknown supervisor")
 	ErrNotPermitted      = errors.New("access: not permitted")
 	ErrConfig            = errors.New("access: bad supervisors file")
+	ErrBadPhone          = errors.New("access: unusable dial string")
 )
 
 // AllGroups in a supervisor's groups lets them monitor every call.
@@ -78,6 +79,11 @@ func Parse(b []byte) (*Directory, error) {
 		if len(s.Groups) == 0 {
 			return nil, fmt.Errorf("%w: supervisor %s has no groups", ErrConfig, name)
 		}
+		if s.Phone != "" {
+			if err := ValidPhone(s.Phone); err != nil {
+				return nil, fmt.Errorf("%w: supervisor %s: %w", ErrConfig, name, err)
+			}
+		}
 		s.Name = name
 		d.Supervisors[name] = s
 	}
@@ -126,6 +132,23 @@ func (d *Directory) Check(supervisor, group string) error {
 		g = "no group"
 	}
 	return fmt.Errorf("%w: %s may monitor agents of %s; this call's agent is in %s", ErrNotPermitted, supervisor, strings.Join(s.Groups, ", "), g)
+}
+
+// ValidPhone checks a supervisor's dial string before it goes into an
+// originate: one endpoint, nothing FreeSWITCH would read as a second
+// application, variables or another leg (no spaces, &, {}, [], (), commas,
+// pipes or quotes).
+func ValidPhone(dial string) error {
+	if dial == "" || len(dial) > 256 {
+		return fmt.Errorf("%w: phone %q: empty or too long", ErrBadPhone, dial)
+	}
+	for _, r := range dial {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._@:+-=*#%", r)
+		if !ok {
+			return fmt.Errorf("%w: phone %q: %q is not allowed in a supervisor's dial string", ErrBadPhone, dial, r)
+		}
+	}
+	return nil
 }
 
 // Names lists the supervisors, sorted.

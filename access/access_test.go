@@ -51,3 +51,18 @@ func TestBadFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestValidPhone(t *testing.T) {
+	for dial, ok := range map[string]bool{
+		"user/2001": true, "sofia/internal/2002@pbx.example.com": true, "sofia/gateway/gw1/+15551234567": true, "loopback/9001/default": true,
+		"": false, "user/2001 &eavesdrop(all)": false, "user/2001,user/2002": false, "{a=b}user/2001": false,
+		"[a=b]user/2001": false, "user/2001|user/2002": false, "user/2001'": false, "user/2001\n": false,
+	} {
+		if err := ValidPhone(dial); (err == nil) != ok {
+			t.Errorf("ValidPhone(%q) = %v, want ok=%v", dial, err, ok)
+		}
+	}
+	if _, err := Parse([]byte("supervisors: {alice: {groups: [x], phone: \"user/1 &park()\"}}")); !errors.Is(err, ErrConfig) {
+		t.Errorf("a bad phone in the file: %v", err)
+	}
+}

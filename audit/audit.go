@@ -49,7 +49,8 @@ type Entry struct {
 	Mode       string    `json:"mode,omitempty"`
 	Since      time.Time `json:"since,omitzero"`
 	Until      time.Time `json:"until,omitzero"`
-	Via        string    `json:"via,omitempty"` // cli or dtmf
+	Via        string    `json:"via,omitempty"`   // cli or dtmf
+	Phone      string    `json:"phone,omitempty"` // monitor: the dial string rung
 	Text       string    `json:"text,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 }

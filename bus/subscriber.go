@@ -121,3 +121,24 @@ func ReadSummary(ctx context.Context, client redis.UniversalClient, callID strin
 	}
 	return s, nil
 }
+
+// LatestAnalytics returns a call's newest analytics event; ErrNotFound when
+// it has none.
+func LatestAnalytics(ctx context.Context, client redis.UniversalClient, callID string) (StreamEntry, error) {
+	if err := validCallID(callID); err != nil {
+		return StreamEntry{}, err
+	}
+	msgs, err := client.XRevRangeN(ctx, AnalyticsStream(callID), "+", "-", 1).Result()
+	if err != nil {
+		return StreamEntry{}, fmt.Errorf("bus: reading analytics of %s: %w", callID, err)
+	}
+	if len(msgs) == 0 {
+		return StreamEntry{}, fmt.Errorf("%w: no analytics for call %s", ErrNotFound, callID)
+	}
+	raw, _ := msgs[0].Values["event"].(string)
+	ev, err := decode(raw, AnalyticsStream(callID)+" "+msgs[0].ID)
+	if err != nil {
+		return StreamEntry{}, err
+	}
+	return StreamEntry{ID: msgs[0].ID, Event: ev}, nil
+}

@@ -45,22 +45,25 @@ type Call struct {
 	forkEv       chan esl.AudioForkEvent
 	confEv       *esl.Subscription
 
-	mu         sync.Mutex
-	state      bus.CallState
-	conf       *conference.Conference
-	agentUUID  string
-	monitors   map[string]int // channel uuid → member id, supervisors
-	names      map[int]string // member id → supervisor's name
-	modeSince  map[int]time.Time
-	digits     map[int]*esl.Subscription // member id → the supervisor leg's DTMF
-	digitsWG   sync.WaitGroup
-	started    time.Time
-	released   bool // closed by letting go: the call goes on in FreeSWITCH
-	coachLines int  // coaching lines played
-	fork       *streaming.Session
-	pipeline   *streaming.Pipeline
-	follower   *transcript.Follower // speech to text, when on
-	moods      [2]coaching.Mood     // each side's sentiment so far, for the coach
+	mu        sync.Mutex
+	state     bus.CallState
+	conf      *conference.Conference
+	agentUUID string
+	monitors  map[string]int // channel uuid → member id, supervisors
+	names     map[int]string // member id → supervisor's name
+	modeSince map[int]time.Time
+	digits    map[int]*esl.Subscription // member id → the supervisor leg's DTMF
+	digitsWG  sync.WaitGroup
+	started   time.Time
+	released  bool // closed by letting go: the call goes on in FreeSWITCH
+	// notifyMu orders the observer's snapshots; endNotified: CallEnded sent.
+	notifyMu    sync.Mutex
+	endNotified bool
+	coachLines  int // coaching lines played
+	fork        *streaming.Session
+	pipeline    *streaming.Pipeline
+	follower    *transcript.Follower // speech to text, when on
+	moods       [2]coaching.Mood     // each side's sentiment so far, for the coach
 	// The conversation so far (for the LLM coach), its answers, and when it
 	// was last asked.
 	heardTurns []llmcoach.Turn
@@ -134,20 +137,32 @@ func (c *Call) setState(s bus.CallState, reason string) {
 	if err := c.m.deps.Bus.State(c.id, s, reason); err != nil {
 		c.log.Warn("publish state", "err", err)
 	}
-	if o := c.m.deps.Observer; o != nil {
-		if s == bus.StateClosed {
-			o.CallEnded(c.Info(), reason)
-		} else {
-			o.CallChanged(c.Info())
-		}
-	}
+	c.notify(s == bus.StateClosed, reason)
 }
 
 // changed tells the observer, if any.
-func (c *Call) changed() {
-	if o := c.m.deps.Observer; o != nil {
-		o.CallChanged(c.Info())
+func (c *Call) changed() { c.notify(false, "") }
+
+// notify hands the observer a snapshot of the call. Snapshots reach it in
+// the order they were taken, and nothing follows the end (a supervisor's
+// request still running when the call closes must not revive it).
+func (c *Call) notify(end bool, reason string) {
+	o := c.m.deps.Observer
+	if o == nil {
+		return
 	}
+	c.notifyMu.Lock()
+	defer c.notifyMu.Unlock()
+	if c.endNotified {
+		return
+	}
+	in := c.Info()
+	if end {
+		c.endNotified = true
+		o.CallEnded(in, reason)
+		return
+	}
+	o.CallChanged(in)
 }
 
 func (c *Call) isHungUp() bool {
@@ -568,20 +583,11 @@ func (c *Call) conferenceEvent(ev *esl.Event) string {
 			conf.Leave(ce.MemberID)
 		}
 		c.mu.Lock()
-		if _, ok := c.monitors[ce.ChannelUUID]; ok {
-			name := c.names[ce.MemberID]
-			delete(c.monitors, ce.ChannelUUID)
-			delete(c.names, ce.MemberID)
-			delete(c.modeSince, ce.MemberID)
-			if sub := c.digits[ce.MemberID]; sub != nil {
-				sub.Close()
-				delete(c.digits, ce.MemberID)
-			}
-			c.mu.Unlock()
-			c.publishMode(name, ce.MemberID, "off")
-			return ""
-		}
+		_, monitor := c.monitors[ce.ChannelUUID]
 		c.mu.Unlock()
+		if monitor {
+			c.forgetMonitor(ce.ChannelUUID, ce.MemberID)
+		}
 	case "conference-destroy":
 		return "conference ended"
 	case "play-file-member-done", "play-file-done":

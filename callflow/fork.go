@@ -3,6 +3,7 @@ package callflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -234,6 +235,9 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 	cmd := fmt.Sprintf("originate {origination_uuid=%s,originate_timeout=30,cc_call=%s,cc_role=monitor}%s &conference(%s@%s+flags{mute})",
 		leg, c.id, dial, c.name, c.m.cfg.ConferenceProfile)
 	if _, err := c.m.deps.Switch.BgAPI(ctx, cmd); err != nil {
+		// The originate may go on in FreeSWITCH (we stopped waiting, or the
+		// connection dropped): its phone must not ring on, or join unseen.
+		_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
 		return 0, fmt.Errorf("callflow: dialling supervisor %s: %w", name, err)
 	}
 	var id int
@@ -273,6 +277,8 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 	go c.watchDigits(digits, id)
 	if mode != conference.Spy {
 		if err := conf.SetMode(ctx, id, mode); err != nil {
+			// Reported as failed: then they must not stay on the call.
+			_, _ = c.m.deps.Switch.API(context.WithoutCancel(ctx), "uuid_kill "+leg)
 			return id, err
 		}
 		c.mu.Lock()
@@ -318,10 +324,37 @@ func (c *Call) removeMonitor(ctx context.Context, memberID int) error {
 	if leg == "" {
 		return fmt.Errorf("%w: member %d", conference.ErrNotMonitor, memberID)
 	}
-	if _, err := c.m.deps.Switch.API(ctx, "uuid_kill "+leg+" NORMAL_CLEARING"); err != nil && !isGone(err) {
-		return fmt.Errorf("callflow: hanging up supervisor leg: %w", err)
+	_, err := c.m.deps.Switch.API(ctx, "uuid_kill "+leg+" NORMAL_CLEARING")
+	switch {
+	case err == nil:
+		return nil // its del-member takes them off the call
+	case errors.Is(err, esl.ErrNoSuchChannel):
+		// Already gone, and its del-member came before we knew the leg.
+		c.forgetMonitor(leg, memberID)
+		return nil
 	}
-	return nil
+	return fmt.Errorf("callflow: hanging up supervisor leg: %w", err)
+}
+
+// forgetMonitor takes a supervisor off the call's books.
+func (c *Call) forgetMonitor(leg string, memberID int) {
+	c.mu.Lock()
+	name, ok := c.names[memberID]
+	delete(c.monitors, leg)
+	delete(c.names, memberID)
+	delete(c.modeSince, memberID)
+	if sub := c.digits[memberID]; sub != nil {
+		sub.Close()
+		delete(c.digits, memberID)
+	}
+	conf := c.conf
+	c.mu.Unlock()
+	if conf != nil {
+		conf.Leave(memberID)
+	}
+	if ok {
+		c.publishMode(name, memberID, "off")
+	}
 }
 
 // whisperToAgent plays text to the agent alone.

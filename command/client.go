@@ -31,35 +31,43 @@ func (c Client) Do(ctx context.Context, req Request) (Reply, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// The controller must be done by the deadline; the client waits a
+	// little longer for the reply to travel, so it never reports a failure
+	// for an action that then happens.
+	deadline := time.Now().Add(timeout)
+	lctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	rec, err := c.Resolve(ctx, req.Call)
+	rec, err := c.Resolve(lctx, req.Call)
 	if err != nil {
 		return Reply{}, err
 	}
 	if rec.Orphaned {
 		return Reply{}, fmt.Errorf("%w: call %s: controller %s %s; the call is orphaned", ErrOwnerUnreachable, rec.ID, rec.Owner, lastSeen(rec.OwnerLastSeen))
 	}
-	req.V, req.Call = Version, rec.ID
+	req.V, req.Call, req.TimeoutMS = Version, rec.ID, time.Until(deadline).Milliseconds()
 	if req.ID == "" {
 		req.ID = uuid.NewString()
 	}
-	req.Deadline, _ = ctx.Deadline()
 	b, err := json.Marshal(req)
 	if err != nil {
 		return Reply{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	n, err := c.Redis.Publish(ctx, Channel(rec.Owner), b).Result()
+	n, err := c.Redis.Publish(lctx, Channel(rec.Owner), b).Result()
 	if err != nil {
 		return Reply{}, fmt.Errorf("%w: send to controller %s: %w", ErrRedis, rec.Owner, err)
 	}
 	if n == 0 {
 		return Reply{}, fmt.Errorf("%w: controller %s does not take commands (down or cut off from Redis)", ErrOwnerUnreachable, rec.Owner)
 	}
-	// BLPOP's own timeout is whole seconds; ctx ends the wait sooner.
-	wait := time.Until(req.Deadline)
-	res, err := c.Redis.BLPop(ctx, max(wait, time.Second), ReplyKey(req.ID)).Result()
-	if errors.Is(err, redis.Nil) || errors.Is(err, context.DeadlineExceeded) || (err != nil && ctx.Err() != nil) {
+	// BLPOP counts whole seconds: round the wait up, past the deadline.
+	wait := (time.Until(deadline) + time.Second - 1) / time.Second * time.Second
+	wctx, wcancel := context.WithTimeout(ctx, wait+time.Second)
+	defer wcancel()
+	res, err := c.Redis.BLPop(wctx, max(wait, time.Second), ReplyKey(req.ID)).Result()
+	if err != nil && ctx.Err() != nil {
+		return Reply{}, fmt.Errorf("interrupted while controller %s carries out the command (it may still happen): %w", rec.Owner, ctx.Err())
+	}
+	if errors.Is(err, redis.Nil) || (err != nil && wctx.Err() != nil) {
 		return Reply{}, fmt.Errorf("%w: controller %s did not answer within %s", ErrOwnerUnreachable, rec.Owner, timeout)
 	}
 	if err != nil {

@@ -49,7 +49,10 @@ type Request struct {
 	Supervisor string    `json:"supervisor"`
 	Phone      string    `json:"phone,omitempty"` // dial string for the supervisor's phone
 	Text       string    `json:"text,omitempty"`  // coach
-	Deadline   time.Time `json:"deadline"`
+	// TimeoutMS is how long the client waits. The controller must be done
+	// ReplyMargin sooner, by its own clock (clocks of different hosts
+	// differ), or not act at all.
+	TimeoutMS int64 `json:"timeout_ms"`
 }
 
 // Code classifies a reply.
@@ -125,6 +128,10 @@ func Channel(controller string) string { return "callcoach:controller:" + contro
 
 // ReplyKey is where a request's reply is pushed.
 func ReplyKey(requestID string) string { return "callcoach:reply:" + requestID }
+
+// ReplyMargin is what a reply may take from the controller to the client:
+// the controller's time for a request is the client's timeout less it.
+const ReplyMargin = 500 * time.Millisecond
 
 // replyTTL keeps an unread reply around for a client that is slow to read it.
 const replyTTL = time.Minute

@@ -90,10 +90,12 @@ func (s *Server) run(ctx context.Context) {
 			s.reply(ctx, req, Reply{Code: CodeBadRequest, Error: fmt.Sprintf("request version %d; this controller speaks %d", req.V, Version)})
 			continue
 		}
-		if !req.Deadline.IsZero() && time.Now().After(req.Deadline) {
-			s.log.Warn("commands: request arrived after its deadline; dropped", "id", req.ID, "op", req.Op, "call", req.Call)
+		budget := time.Duration(req.TimeoutMS)*time.Millisecond - ReplyMargin
+		if budget <= 0 {
+			s.log.Warn("commands: request with no time left to carry it out; dropped", "id", req.ID, "op", req.Op, "call", req.Call, "timeout_ms", req.TimeoutMS)
 			continue
 		}
+		deadline := time.Now().Add(budget)
 		select {
 		case s.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -103,10 +105,7 @@ func (s *Server) run(ctx context.Context) {
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.sem }()
-			hctx, cancel := ctx, context.CancelFunc(func() {})
-			if !req.Deadline.IsZero() {
-				hctx, cancel = context.WithDeadline(ctx, req.Deadline)
-			}
+			hctx, cancel := context.WithDeadline(ctx, deadline)
 			defer cancel()
 			rep := s.opts.Handler.Handle(hctx, req)
 			s.reply(ctx, req, rep)

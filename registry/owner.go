@@ -40,6 +40,7 @@ type Owner struct {
 
 	mu      sync.Mutex
 	live    map[string]Record // the calls, as last Put
+	once    map[string]Record // released calls: written once, then left to expire
 	pending map[string]bool   // id → true: write, false: delete
 	wake    chan struct{}
 	beaten  bool // a heartbeat was written (only the run goroutine touches it)
@@ -66,7 +67,7 @@ func NewOwner(opts Options) (*Owner, error) {
 	host, _ := os.Hostname()
 	o := &Owner{
 		opts: opts, log: opts.Logger, instance: uuid.NewString(), started: time.Now().UTC(), host: host,
-		live: make(map[string]Record), pending: make(map[string]bool), wake: make(chan struct{}, 1),
+		live: make(map[string]Record), once: make(map[string]Record), pending: make(map[string]bool), wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
@@ -87,10 +88,24 @@ func (o *Owner) Put(r Record) {
 	o.poke()
 }
 
+// Release records a call this controller let go (it goes on in FreeSWITCH,
+// unmonitored): written once and never refreshed, so it stays listed —
+// orphaned once this controller is gone — until its record expires.
+func (o *Owner) Release(r Record) {
+	r.V, r.Owner, r.Instance = RecordVersion, o.opts.Controller, o.instance
+	o.mu.Lock()
+	delete(o.live, r.ID)
+	o.once[r.ID] = r
+	o.pending[r.ID] = true
+	o.mu.Unlock()
+	o.poke()
+}
+
 // Remove forgets a call that ended.
 func (o *Owner) Remove(id string) {
 	o.mu.Lock()
 	delete(o.live, id)
+	delete(o.once, id)
 	o.pending[id] = false
 	o.mu.Unlock()
 	o.poke()
@@ -203,7 +218,10 @@ func (o *Owner) flush(ctx context.Context, all bool) error {
 		}
 		r, ok := o.live[id]
 		if !ok {
-			continue
+			if r, ok = o.once[id]; !ok {
+				continue
+			}
+			delete(o.once, id) // put back below if the write fails
 		}
 		r.Refreshed = now
 		b, _ := json.Marshal(r)
@@ -233,6 +251,14 @@ func (o *Owner) flush(ctx context.Context, all bool) error {
 		for id, put := range todo {
 			if _, newer := o.pending[id]; !newer {
 				o.pending[id] = put
+				if b, ok := recs[id]; ok {
+					if _, live := o.live[id]; !live {
+						var r Record
+						if json.Unmarshal(b, &r) == nil {
+							o.once[id] = r
+						}
+					}
+				}
 			}
 		}
 		o.mu.Unlock()

@@ -233,3 +233,18 @@ func TestOwnerRewritesAfterRedisLosesEverything(t *testing.T) {
 	}
 	eventually(t, "the call written again", func() bool { c, _ := r.List(ctx); return len(c) == 1 && !c[0].Orphaned })
 }
+
+// A released call is written once and left to expire: the owner does not
+// keep it alive.
+func TestReleasedCallsExpire(t *testing.T) {
+	ctx := context.Background()
+	rs := redistest.Start(t)
+	r := Reader{Client: rs.Client()}
+	a := newOwner(t, rs.Client(), "ctl-a", 30*time.Millisecond, 300*time.Millisecond)
+	defer a.Close(ctx)
+	a.Put(Record{ID: "call-a", State: "CONNECTED", Started: time.Now()})
+	a.Release(Record{ID: "call-a", State: "RELEASED", Started: time.Now()})
+	eventually(t, "the released call listed", func() bool { c, _ := r.List(ctx); return len(c) == 1 && c[0].State == "RELEASED" })
+	// Refreshes (every 100 ms here) must not keep it: it expires.
+	eventually(t, "the released call expired", func() bool { c, _ := r.List(ctx); return len(c) == 0 })
+}

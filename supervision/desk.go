@@ -52,10 +52,11 @@ type Desk struct {
 	controller string
 	log        *slog.Logger
 
-	mu     sync.Mutex
-	open   map[string]map[int]segment // call → member → its current stretch
-	busy   map[string]bool            // call + supervisor with a command running
-	closed bool
+	mu      sync.Mutex
+	open    map[string]map[int]segment // call → member → its current stretch
+	busy    map[string]bool            // call + supervisor with a command running
+	keypads map[string]*keypad         // call + member: keypad switches
+	closed  bool
 
 	ended  chan audit.Entry // "ended" entries, written in the background
 	wg     sync.WaitGroup
@@ -88,7 +89,7 @@ func NewDesk(o DeskOptions) *Desk {
 		o.Directory = func() *access.Directory { return nil }
 	}
 	d := &Desk{calls: o.Calls, dir: o.Directory, audit: o.Audit, controller: o.Controller, log: o.Logger,
-		open: make(map[string]map[int]segment), busy: make(map[string]bool), ended: make(chan audit.Entry, 4096)}
+		open: make(map[string]map[int]segment), busy: make(map[string]bool), keypads: make(map[string]*keypad), ended: make(chan audit.Entry, 4096)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.wg.Add(1)
 	go d.writeEnded()
@@ -231,7 +232,10 @@ func (d *Desk) mode(ctx context.Context, req command.Request, in callflow.Info, 
 	if phone == "" {
 		return command.Reply{Code: command.CodeBadRequest, Error: fmt.Sprintf("no phone for %s: give --phone <dial-string> or set phone in the supervisors file", req.Supervisor)}
 	}
-	e.Action = audit.Monitor
+	if err := access.ValidPhone(phone); err != nil {
+		return command.Reply{Code: command.CodeBadRequest, Error: err.Error()}
+	}
+	e.Action, e.Phone = audit.Monitor, phone
 	if r, ok := d.audited(ctx, e); !ok {
 		return r
 	}
@@ -266,44 +270,84 @@ func fail(err error) command.Reply {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // MonitorDigit switches a supervisor's mode from their keypad
-// (callflow.Observer). It is audited like a command.
+// (callflow.Observer). It is audited like a command. Digits of one
+// supervisor apply one at a time, in order, the latest winning: 3 then 1
+// pressed quickly ends in spy.
 func (d *Desk) MonitorDigit(callID string, mi callflow.MonitorInfo, digit string) {
 	mode, ok := DTMFModes[digit]
-	if !ok || mode == mi.Mode {
+	if !ok {
 		return
 	}
+	key := fmt.Sprintf("%s\x00%d", callID, mi.MemberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return
 	}
+	q := d.keypads[key]
+	if q == nil {
+		q = &keypad{}
+		d.keypads[key] = q
+	}
+	q.want = mode
+	if q.running {
+		return // the running switch picks the latest digit up
+	}
+	q.running = true
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
-		defer cancel()
-		in, err := d.calls.Call(callID)
-		if err != nil {
-			return
+		for {
+			d.mu.Lock()
+			want := q.want
+			if q.applied == want {
+				q.running = false
+				delete(d.keypads, key)
+				d.mu.Unlock()
+				return
+			}
+			d.mu.Unlock()
+			d.switchByKeypad(callID, mi, want)
+			d.mu.Lock()
+			q.applied = want
+			d.mu.Unlock()
 		}
-		dir := d.dir()
-		group := dir.GroupOf(in.Callee, in.Group)
-		e := audit.Entry{Supervisor: mi.Name, Call: callID, Agent: in.Callee, Group: group, Via: "dtmf", Action: audit.Mode, Mode: string(mode)}
-		if err := dir.Check(mi.Name, group); err != nil {
-			e.Action, e.Reason = audit.Denied, err.Error()
-			_ = d.audit.Write(ctx, e)
-			d.log.Warn("DTMF mode switch refused", "supervisor", mi.Name, "call", callID, "err", err)
-			return
-		}
-		if _, ok := d.audited(ctx, e); !ok {
-			return
-		}
-		if err := d.calls.SetMode(ctx, callID, mi.MemberID, mode); err != nil {
-			d.log.Warn("DTMF mode switch failed", "supervisor", mi.Name, "call", callID, "mode", mode, "err", err)
-			return
-		}
-		d.log.Info("supervisor switched mode by DTMF", "supervisor", mi.Name, "call", callID, "mode", mode)
 	}()
+}
+
+// keypad is one supervisor's pending keypad mode.
+type keypad struct {
+	want, applied conference.Mode
+	running       bool
+}
+
+func (d *Desk) switchByKeypad(callID string, mi callflow.MonitorInfo, mode conference.Mode) {
+	ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	defer cancel()
+	in, err := d.calls.Call(callID)
+	if err != nil {
+		return
+	}
+	if cur, ok, _ := d.calls.Monitor(callID, mi.Name); !ok || cur.Mode == mode {
+		return
+	}
+	dir := d.dir()
+	group := dir.GroupOf(in.Callee, in.Group)
+	e := audit.Entry{Supervisor: mi.Name, Call: callID, Agent: in.Callee, Group: group, Via: "dtmf", Action: audit.Mode, Mode: string(mode)}
+	if err := dir.Check(mi.Name, group); err != nil {
+		e.Action, e.Reason = audit.Denied, err.Error()
+		_ = d.audit.Write(ctx, e)
+		d.log.Warn("DTMF mode switch refused", "supervisor", mi.Name, "call", callID, "err", err)
+		return
+	}
+	if _, ok := d.audited(ctx, e); !ok {
+		return
+	}
+	if err := d.calls.SetMode(ctx, callID, mi.MemberID, mode); err != nil {
+		d.log.Warn("DTMF mode switch failed", "supervisor", mi.Name, "call", callID, "mode", mode, "err", err)
+		return
+	}
+	d.log.Info("supervisor switched mode by DTMF", "supervisor", mi.Name, "call", callID, "mode", mode)
 }
 
 // CallChanged closes the stretches of monitoring that ended: a mode

@@ -28,12 +28,16 @@ func (f *fakeCalls) did(a string) {
 }
 
 func (f *fakeCalls) Call(id string) (callflow.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if id != f.info.ID {
 		return callflow.Info{}, fmt.Errorf("%w: %s", callflow.ErrUnknownCall, id)
 	}
 	return f.info, nil
 }
 func (f *fakeCalls) Monitor(callID, name string) (callflow.MonitorInfo, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, m := range f.info.Monitors {
 		if m.Name == name {
 			return m, true, nil
@@ -47,6 +51,13 @@ func (f *fakeCalls) AddMonitor(_ context.Context, _, name, dial string, mode con
 }
 func (f *fakeCalls) SetMode(_ context.Context, _ string, id int, mode conference.Mode) error {
 	f.did(fmt.Sprintf("mode %d %s", id, mode))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.info.Monitors {
+		if f.info.Monitors[i].MemberID == id {
+			f.info.Monitors[i].Mode = mode
+		}
+	}
 	return nil
 }
 func (f *fakeCalls) RemoveMonitor(_ context.Context, _ string, id int) error {
@@ -99,6 +110,8 @@ func TestDeskChecksAndAuditsBeforeActing(t *testing.T) {
 	}{
 		{"join with the phone from the file", command.Request{Op: command.Whisper, Supervisor: "alice"}, nil, false, command.OK, "add alice user/2001 whisper", audit.Monitor},
 		{"--phone wins", command.Request{Op: command.Spy, Supervisor: "alice", Phone: "sofia/gw/555"}, nil, false, command.OK, "add alice sofia/gw/555 spy", audit.Monitor},
+		{"a phone that smuggles in an application", command.Request{Op: command.Spy, Supervisor: "alice", Phone: "user/2001 &eavesdrop(all)"}, nil, false, command.CodeBadRequest, "", ""},
+		{"a phone with channel variables", command.Request{Op: command.Spy, Supervisor: "alice", Phone: "{absolute_codec_string=PCMU}user/2001"}, nil, false, command.CodeBadRequest, "", ""},
 		{"switch when on the call", command.Request{Op: command.Barge, Supervisor: "alice"}, whispering, false, command.OK, "mode 7 barge", audit.Mode},
 		{"the same mode again is a no-op", command.Request{Op: command.Whisper, Supervisor: "alice"}, whispering, false, command.OK, "", ""},
 		{"another group's supervisor", command.Request{Op: command.Spy, Supervisor: "eve"}, nil, false, command.CodeNotPermitted, "", audit.Denied},
@@ -119,7 +132,7 @@ func TestDeskChecksAndAuditsBeforeActing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := &fakeCalls{info: callflow.Info{ID: "call-1", Callee: "1001", Monitors: tc.monitors}}
+			calls := &fakeCalls{info: callflow.Info{ID: "call-1", Callee: "1001", Monitors: append([]callflow.MonitorInfo(nil), tc.monitors...)}}
 			aud := &fakeAudit{fail: tc.auditDown}
 			d := NewDesk(DeskOptions{Calls: calls, Directory: func() *access.Directory { return dir }, Audit: aud, Controller: "ctl"})
 			defer d.Close()
@@ -183,10 +196,10 @@ func TestDeskAuditsTheEndsOfMonitoring(t *testing.T) {
 
 func TestDTMFSwitchesModeAudited(t *testing.T) {
 	dir, _ := access.Parse([]byte(dirYAML))
-	calls := &fakeCalls{info: callflow.Info{ID: "c", Callee: "1001"}}
+	alice := callflow.MonitorInfo{Name: "alice", MemberID: 7, Mode: conference.Spy}
+	calls := &fakeCalls{info: callflow.Info{ID: "c", Callee: "1001", Monitors: []callflow.MonitorInfo{alice}}}
 	aud := &fakeAudit{}
 	d := NewDesk(DeskOptions{Calls: calls, Directory: func() *access.Directory { return dir }, Audit: aud})
-	alice := callflow.MonitorInfo{Name: "alice", MemberID: 7, Mode: conference.Spy}
 	d.MonitorDigit("c", alice, "9") // not a mode key
 	d.MonitorDigit("c", alice, "1") // already in spy
 	d.MonitorDigit("c", alice, "2")
@@ -196,6 +209,22 @@ func TestDTMFSwitchesModeAudited(t *testing.T) {
 	}
 	if len(aud.entries) != 1 || aud.entries[0].Via != "dtmf" || aud.entries[0].Mode != "whisper" {
 		t.Fatalf("audit %+v", aud.entries)
+	}
+}
+
+// 3 then 1 pressed quickly: the supervisor ends in spy, whatever the timing.
+func TestDTMFLatestDigitWins(t *testing.T) {
+	dir, _ := access.Parse([]byte(dirYAML))
+	for range 20 {
+		alice := callflow.MonitorInfo{Name: "alice", MemberID: 7, Mode: conference.Spy}
+		calls := &fakeCalls{info: callflow.Info{ID: "c", Callee: "1001", Monitors: []callflow.MonitorInfo{alice}}}
+		d := NewDesk(DeskOptions{Calls: calls, Directory: func() *access.Directory { return dir }, Audit: &fakeAudit{}})
+		d.MonitorDigit("c", alice, "3")
+		d.MonitorDigit("c", alice, "1")
+		d.Close()
+		if m, _, _ := calls.Monitor("c", "alice"); m.Mode != conference.Spy {
+			t.Fatalf("ended in %s after 3, 1 (actions %v)", m.Mode, calls.actions)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func (r Registrar) CallEnded(in callflow.Info, _ string) {
 	}
 	rec := r.Record(in)
 	rec.State, rec.Monitors = Released, nil
-	r.Owner.Put(rec)
+	r.Owner.Release(rec)
 }
 
 // Released is the registry state of a call let go by its controller.

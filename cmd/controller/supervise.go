@@ -56,7 +56,7 @@ Examples:
   controller barge 3f2a && controller spy 3f2a
   controller leave 3f2a
 
-Exit codes: 0 done, 1 failed, 2 usage, 3 unknown or ended call, 4 not permitted,
+Exit codes: 0 done, 1 failed or interrupted, 2 usage, 3 unknown or ended call, 4 not permitted,
 5 owner controller unreachable (the call is orphaned or it did not answer), 6 Redis unreachable.
 `
 
@@ -143,7 +143,8 @@ func superviseCommand(ctx context.Context, name string, args []string, stdout, s
 		fmt.Fprintln(stderr, "controller: who are you? give --as <name> or set CALLCOACH_SUPERVISOR")
 		return exitUsage
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: f.redisAddr, MaxRetries: -1, DialTimeout: 2 * time.Second})
+	// ContextTimeoutEnabled: Ctrl-C ends a BLPOP at once.
+	rdb := redis.NewClient(&redis.Options{Addr: f.redisAddr, MaxRetries: -1, DialTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
 	defer rdb.Close()
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	err = rdb.Ping(pctx).Err()
@@ -173,9 +174,14 @@ func superviseCommand(ctx context.Context, name string, args []string, stdout, s
 }
 
 func exitCode(err error) int {
+	var refused *command.Error
 	switch {
-	case err == nil, errors.Is(err, context.Canceled):
+	case err == nil:
 		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitFailed // interrupted: the outcome is unknown
+	case errors.As(err, &refused) && refused.Code == command.CodeBadRequest:
+		return exitFailed // the controller refused it (not on the call, no phone, busy)
 	case errors.Is(err, command.ErrUnknownCall), errors.Is(err, command.ErrCallClosed):
 		return exitUnknownCall
 	case errors.Is(err, command.ErrNotPermitted), errors.Is(err, command.ErrNoAudit):

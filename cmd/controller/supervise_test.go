@@ -340,7 +340,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 			_, ok := monitor(sales, "alice")
 			return !ok
 		})
-		if _, errOut, code := cli(t, ctx, rs.Addr(), "leave", sales.ID[:8], "--as", "alice"); code != exitUsage || !strings.Contains(errOut, "not on call") {
+		if _, errOut, code := cli(t, ctx, rs.Addr(), "leave", sales.ID[:8], "--as", "alice"); code != exitFailed || !strings.Contains(errOut, "not on call") {
 			t.Fatalf("leave twice: exit %d: %s", code, errOut)
 		}
 	})

@@ -85,8 +85,8 @@ func watchCommand(ctx context.Context, rdb *redis.Client, f cliFlags, call strin
 	defer sub.Close()
 	v := newCallView(rec)
 	// The latest measures, for a watcher who joins mid-call.
-	if entries, err := bus.ReadAnalytics(ctx, rdb, rec.ID, "", 1000); err == nil && len(entries) > 0 {
-		v.apply(entries[len(entries)-1].Event)
+	if latest, err := bus.LatestAnalytics(ctx, rdb, rec.ID); err == nil {
+		v.apply(latest.Event)
 	}
 	events := make(chan bus.Event, 64)
 	evErr := make(chan error, 1)
@@ -147,7 +147,10 @@ func watchAll(ctx context.Context, rdb *redis.Client, scr *screen) error {
 	reader := registry.Reader{Client: rdb}
 	for {
 		calls, err := reader.List(ctx)
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C: the last frame stays as it was
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %w", command.ErrRedis, err)
 		}
 		var b strings.Builder
