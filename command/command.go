@@ -42,13 +42,13 @@ const Version = 1
 
 // Request is one command.
 type Request struct {
-	V          int       `json:"v"`
-	ID         string    `json:"id"`
-	Call       string    `json:"call"`
-	Op         Op        `json:"op"`
-	Supervisor string    `json:"supervisor"`
-	Phone      string    `json:"phone,omitempty"` // dial string for the supervisor's phone
-	Text       string    `json:"text,omitempty"`  // coach
+	V          int    `json:"v"`
+	ID         string `json:"id"`
+	Call       string `json:"call"`
+	Op         Op     `json:"op"`
+	Supervisor string `json:"supervisor"`
+	Phone      string `json:"phone,omitempty"` // dial string for the supervisor's phone
+	Text       string `json:"text,omitempty"`  // coach
 	// TimeoutMS is how long the client waits. The controller must be done
 	// ReplyMargin sooner, by its own clock (clocks of different hosts
 	// differ), or not act at all.
