@@ -204,7 +204,7 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 		CoachingRules:     rules,
 		Transcripts:       transcripts,
 		LLM:               llm,
-	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log, Observer: observers})
+	}, callflow.Deps{Switch: a.esl, Forks: a.forks, TTS: engine, Bus: pub, Logger: log, Observer: observer(a.redis != nil, observers)})
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +228,15 @@ func start(ctx context.Context, cfg config, log *slog.Logger, observe func(callf
 	log.Info("controller ready", "esl_listen", addr, "freeswitch", cfg.ESLAddr, "fork_listen", ln.Addr(), "fork_url", cfg.ForkURL, "redis", cfg.RedisAddr, "coach_mode", mode)
 	ok = true
 	return a, nil
+}
+
+// observer is what follows the calls: nothing without Redis (no registry,
+// no commands), so calls do not build snapshots for nobody.
+func observer(redis bool, o *supervision.Observers) callflow.Observer {
+	if !redis {
+		return nil
+	}
+	return o
 }
 
 // watch runs a config file's watcher until closeAll (not until ctx: the
