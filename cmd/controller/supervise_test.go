@@ -370,6 +370,22 @@ printf '%s\n' "${COMPREPLY[@]}"
 		})
 	})
 
+	t.Run("watch without a call shows every call, redrawn", func(t *testing.T) {
+		tm := startTmux(t, ctx, rs.Addr(), "watch")
+		eventually(t, ctx, "both calls on the overview", func() bool {
+			screen := tm.capture()
+			return strings.Contains(screen, "2 live call(s)") && strings.Contains(screen, sales.ID[:8]) && strings.Contains(screen, support.ID[:8])
+		})
+		// The clock in the header ticks every second: wait for a redraw.
+		first := tm.capture()
+		eventually(t, ctx, "a redraw", func() bool { return tm.capture() != first })
+		if n := strings.Count(tm.capture(), "live call(s)"); n != 1 {
+			t.Fatalf("the overview was appended, not redrawn:\n%s", tm.capture())
+		}
+		tm.keys("C-c")
+		eventually(t, ctx, "watch to quit on Ctrl-C", func() bool { return strings.Contains(tm.capture(), "watch exited 0") })
+	})
+
 	t.Run("unknown calls", func(t *testing.T) {
 		if _, errOut, code := cli(t, ctx, rs.Addr(), "hangup", "deadbeef", "--as", "carol"); code != exitUnknownCall || !strings.Contains(errOut, "unknown call") {
 			t.Fatalf("hangup deadbeef: exit %d: %s", code, errOut)
