@@ -21,7 +21,9 @@ func TestDemoLiveKeepsCallsForSupervisors(t *testing.T) {
 	defer stop()
 	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan error, 1)
-	go func() { done <- demoCommand(dctx, []string{"--live", "--stt", "none", "--redis-addr", rs.Addr()}, out, errOut) }()
+	go func() {
+		done <- demoCommand(dctx, []string{"--live", "--stt", "none", "--redis-addr", rs.Addr()}, out, errOut)
+	}()
 
 	var calls []registry.Record
 	eventually(t, ctx, "two connected calls", func() bool {
