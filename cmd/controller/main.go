@@ -20,6 +20,7 @@ const usage = `callcoach controller — AI coaching and supervisor monitoring fo
 
 Usage:
   controller demo              run one monitored call on a simulated FreeSWITCH and print its timeline
+  controller demo --live       keep two calls up on the simulated FreeSWITCH to try the supervisor commands
   controller serve [flags]     serve a real FreeSWITCH (see freeswitch/README.md)
   controller replay [--json] recording.wav
                                run the analyzer over a stereo recording and print its timeline
