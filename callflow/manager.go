@@ -186,20 +186,6 @@ func (m *Manager) WhisperToAgent(ctx context.Context, callID, source, text strin
 	return c.whisperToAgent(ctx, source, text)
 }
 
-// Monitor finds a supervisor on a call by name.
-func (m *Manager) Monitor(callID, name string) (MonitorInfo, bool, error) {
-	in, err := m.Call(callID)
-	if err != nil {
-		return MonitorInfo{}, false, err
-	}
-	for _, mi := range in.Monitors {
-		if mi.Name == name {
-			return mi, true, nil
-		}
-	}
-	return MonitorInfo{}, false, nil
-}
-
 // RemoveMonitor hangs up a supervisor's leg; they leave the call.
 func (m *Manager) RemoveMonitor(ctx context.Context, callID string, memberID int) error {
 	c, err := m.call(callID)

@@ -23,7 +23,6 @@ import (
 // Calls is what the desk drives: a callflow.Manager.
 type Calls interface {
 	Call(id string) (callflow.Info, error)
-	Monitor(callID, name string) (callflow.MonitorInfo, bool, error)
 	AddMonitor(ctx context.Context, callID, name, dial string, mode conference.Mode) (int, error)
 	SetMode(ctx context.Context, callID string, memberID int, mode conference.Mode) error
 	RemoveMonitor(ctx context.Context, callID string, memberID int) error
@@ -156,10 +155,7 @@ func (d *Desk) handle(ctx context.Context, req command.Request) command.Reply {
 	case req.Op.IsMode():
 		return d.mode(ctx, req, in, base, dir)
 	case req.Op == command.Leave:
-		mi, ok, err := d.calls.Monitor(in.ID, req.Supervisor)
-		if err != nil {
-			return fail(err)
-		}
+		mi, ok := monitorOf(in, req.Supervisor)
 		if !ok {
 			return command.Reply{Code: command.CodeBadRequest, Error: fmt.Sprintf("%s is not on call %s", req.Supervisor, in.ID)}
 		}
@@ -202,10 +198,7 @@ func (d *Desk) handle(ctx context.Context, req command.Request) command.Reply {
 
 func (d *Desk) mode(ctx context.Context, req command.Request, in callflow.Info, base audit.Entry, dir *access.Directory) command.Reply {
 	mode := conference.Mode(req.Op)
-	mi, joined, err := d.calls.Monitor(in.ID, req.Supervisor)
-	if err != nil {
-		return fail(err)
-	}
+	mi, joined := monitorOf(in, req.Supervisor)
 	e := base
 	e.Mode = string(mode)
 	start := time.Now()
@@ -253,6 +246,16 @@ func (d *Desk) audited(ctx context.Context, e audit.Entry) (command.Reply, bool)
 		return command.Reply{Code: command.CodeNoAudit, Error: "refused: the action could not be written to the audit stream: " + err.Error()}, false
 	}
 	return command.Reply{}, true
+}
+
+// monitorOf finds a supervisor among the call's monitors.
+func monitorOf(in callflow.Info, name string) (callflow.MonitorInfo, bool) {
+	for _, m := range in.Monitors {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return callflow.MonitorInfo{}, false
 }
 
 func fail(err error) command.Reply {
@@ -328,7 +331,7 @@ func (d *Desk) switchByKeypad(callID string, mi callflow.MonitorInfo, mode confe
 	if err != nil {
 		return
 	}
-	if cur, ok, _ := d.calls.Monitor(callID, mi.Name); !ok || cur.Mode == mode {
+	if cur, ok := monitorOf(in, mi.Name); !ok || cur.Mode == mode {
 		return
 	}
 	dir := d.dir()

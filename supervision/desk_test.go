@@ -33,17 +33,9 @@ func (f *fakeCalls) Call(id string) (callflow.Info, error) {
 	if id != f.info.ID {
 		return callflow.Info{}, fmt.Errorf("%w: %s", callflow.ErrUnknownCall, id)
 	}
-	return f.info, nil
-}
-func (f *fakeCalls) Monitor(callID, name string) (callflow.MonitorInfo, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range f.info.Monitors {
-		if m.Name == name {
-			return m, true, nil
-		}
-	}
-	return callflow.MonitorInfo{}, false, nil
+	in := f.info // a snapshot, as the Manager gives
+	in.Monitors = append([]callflow.MonitorInfo(nil), f.info.Monitors...)
+	return in, nil
 }
 func (f *fakeCalls) AddMonitor(_ context.Context, _, name, dial string, mode conference.Mode) (int, error) {
 	f.did("add " + name + " " + dial + " " + string(mode))
@@ -222,7 +214,8 @@ func TestDTMFLatestDigitWins(t *testing.T) {
 		d.MonitorDigit("c", alice, "3")
 		d.MonitorDigit("c", alice, "1")
 		d.Close()
-		if m, _, _ := calls.Monitor("c", "alice"); m.Mode != conference.Spy {
+		in, _ := calls.Call("c")
+		if m, _ := monitorOf(in, "alice"); m.Mode != conference.Spy {
 			t.Fatalf("ended in %s after 3, 1 (actions %v)", m.Mode, calls.actions)
 		}
 	}
