@@ -79,6 +79,7 @@ func NewOwner(opts Options) (*Owner, error) {
 func (o *Owner) Instance() string { return o.instance }
 
 // Put records (or updates) a live call; the owner fields are filled in.
+// r is kept as it is: its slices and maps must not change afterwards.
 func (o *Owner) Put(r Record) {
 	r.V, r.Owner, r.Instance = RecordVersion, o.opts.Controller, o.instance
 	o.mu.Lock()
@@ -90,7 +91,8 @@ func (o *Owner) Put(r Record) {
 
 // Release records a call this controller let go (it goes on in FreeSWITCH,
 // unmonitored): written once and never refreshed, so it stays listed —
-// orphaned once this controller is gone — until its record expires.
+// orphaned once this controller is gone — until its record expires. r is
+// kept as Put keeps it.
 func (o *Owner) Release(r Record) {
 	r.V, r.Owner, r.Instance = RecordVersion, o.opts.Controller, o.instance
 	o.mu.Lock()
@@ -211,7 +213,7 @@ func (o *Owner) flush(ctx context.Context, all bool) error {
 		}
 	}
 	now := time.Now().UTC()
-	recs := make(map[string][]byte, len(todo))
+	recs := make(map[string]Record, len(todo))
 	for id, put := range todo {
 		if !put {
 			continue
@@ -224,21 +226,23 @@ func (o *Owner) flush(ctx context.Context, all bool) error {
 			delete(o.once, id) // put back below if the write fails
 		}
 		r.Refreshed = now
-		b, _ := json.Marshal(r)
-		recs[id] = b
+		recs[id] = r
 	}
 	o.mu.Unlock()
 	if len(todo) == 0 {
 		return nil
 	}
+	// Encoded outside the lock: a full refresh of many calls must not hold
+	// up the calls' own Puts.
 	expiry := float64(now.Add(o.opts.RecordTTL).UnixMilli())
 	pipe := o.opts.Client.Pipeline()
 	for id, put := range todo {
 		if put {
-			b, ok := recs[id]
+			r, ok := recs[id]
 			if !ok {
 				continue
 			}
+			b, _ := json.Marshal(r)
 			pipe.Set(ctx, CallKey(id), b, o.opts.RecordTTL)
 			pipe.ZAdd(ctx, IndexKey, redis.Z{Score: expiry, Member: id})
 		} else {
@@ -251,12 +255,9 @@ func (o *Owner) flush(ctx context.Context, all bool) error {
 		for id, put := range todo {
 			if _, newer := o.pending[id]; !newer {
 				o.pending[id] = put
-				if b, ok := recs[id]; ok {
+				if r, ok := recs[id]; ok {
 					if _, live := o.live[id]; !live {
-						var r Record
-						if json.Unmarshal(b, &r) == nil {
-							o.once[id] = r
-						}
+						o.once[id] = r
 					}
 				}
 			}
