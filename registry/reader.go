@@ -21,13 +21,10 @@ type Reader struct {
 // List returns every registered call, orphans marked, oldest first. It
 // costs three round trips whatever the number of calls.
 func (r Reader) List(ctx context.Context) ([]Record, error) {
-	now := time.Now()
-	ids, err := r.Client.ZRangeByScore(ctx, IndexKey, &redis.ZRangeBy{Min: strconv.FormatInt(now.UnixMilli(), 10), Max: "+inf"}).Result()
+	ids, err := r.liveIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry: list calls: %w", err)
 	}
-	// Records whose owner stopped refreshing them long ago: gone for good.
-	_ = r.Client.ZRemRangeByScore(ctx, IndexKey, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10)).Err()
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -61,6 +58,19 @@ func (r Reader) List(ctx context.Context) ([]Record, error) {
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// liveIDs are the ids in the index whose records have not expired; the
+// expired ones are pruned on the way (owners that stopped refreshing them
+// long ago).
+func (r Reader) liveIDs(ctx context.Context) ([]string, error) {
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	ids, err := r.Client.ZRangeByScore(ctx, IndexKey, &redis.ZRangeBy{Min: now, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, err
+	}
+	_ = r.Client.ZRemRangeByScore(ctx, IndexKey, "-inf", "("+now).Err()
+	return ids, nil
 }
 
 // markOrphans checks each owner's heartbeat once.
@@ -125,7 +135,7 @@ func (r Reader) Get(ctx context.Context, idOrPrefix string) (Record, error) {
 	}
 	id := idOrPrefix
 	if len(id) < 36 {
-		ids, err := r.Client.ZRangeByScore(ctx, IndexKey, &redis.ZRangeBy{Min: strconv.FormatInt(time.Now().UnixMilli(), 10), Max: "+inf"}).Result()
+		ids, err := r.liveIDs(ctx)
 		if err != nil {
 			return Record{}, fmt.Errorf("registry: find call %s: %w", idOrPrefix, err)
 		}
