@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callcoach/callcoach/bus"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -53,20 +54,6 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
 }
 
 func newPublisher(t *testing.T, srv *redistest.Server, logs *logRecorder, mod func(*bus.Options)) *bus.Publisher {
@@ -267,7 +254,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	if err := p.Analytics(id, map[string]int{"i": 0}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(ctx, t, "first event written", func() bool { return p.Stats().Written == 1 })
+	poll.Until(t, ctx, "first event written", func() bool { return p.Stats().Written == 1 })
 
 	srv.Kill()
 	const during = 50
@@ -281,14 +268,14 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		}
 	}
 	// Let the writer retry a few times; the outage must still be logged once.
-	waitFor(ctx, t, "several failed retries", func() bool { return p.Stats().Down && p.Stats().Retries >= 3 })
+	poll.Until(t, ctx, "several failed retries", func() bool { return p.Stats().Down && p.Stats().Retries >= 3 })
 	retriesSeen := logs.count("Redis unreachable")
 	if retriesSeen != 1 {
 		t.Fatalf("outage logged %d times, want 1:\n%s", retriesSeen, logs)
 	}
 
 	srv.Restart()
-	waitFor(ctx, t, "queued events written after restart", func() bool {
+	poll.Until(t, ctx, "queued events written after restart", func() bool {
 		s := p.Stats()
 		return !s.Down && s.Written == during+1
 	})
@@ -340,7 +327,7 @@ func TestQueueFullDropsAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The writer holds that event in its retry loop; the queue is empty again.
-	waitFor(ctx, t, "outage noticed", func() bool { return p.Stats().Down && p.Stats().Queued == 0 })
+	poll.Until(t, ctx, "outage noticed", func() bool { return p.Stats().Down && p.Stats().Queued == 0 })
 
 	var full int
 	for i := 0; i < queue+5; i++ {
@@ -360,7 +347,7 @@ func TestQueueFullDropsAndCounts(t *testing.T) {
 	}
 
 	srv.Restart()
-	waitFor(ctx, t, "backlog written", func() bool { return p.Stats().Written == queue+1 })
+	poll.Until(t, ctx, "backlog written", func() bool { return p.Stats().Written == queue+1 })
 }
 
 func TestCloseFlushes(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 )
 
 // hears reports which of the parties' tones a recording holds.
@@ -68,7 +69,7 @@ func TestMonitoredCallHearingMatrixAndCoaching(t *testing.T) {
 	supervisor := h.channelWith("cc_role", "monitor")
 	// The analyzer must have heard the agent alone before the customer
 	// starts, so the customer is the one talking over.
-	waitUntil(h.ctx, t, "the analyzer to hear the agent talking alone", func() bool {
+	poll.Until(t, h.ctx, "the analyzer to hear the agent talking alone", func() bool {
 		in, err := h.mgr.Call(id)
 		return err == nil && in.Analysis != nil && in.Analysis.Sides[analysis.Agent].Talking && in.Analysis.Elapsed > 500*time.Millisecond
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/callcoach/callcoach/callflow"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 )
 
 // Each way a call can go wrong ends in CLOSED with a clear reason and log
@@ -90,7 +91,7 @@ func TestCallsThatGoWrong(t *testing.T) {
 			agent: &fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, amplitude)},
 			drive: func(h *harness, caller *fakefs.Channel, id string) {
 				h.state(bus.StateConnected)
-				waitUntil(h.ctx, h.t, "the fork", func() bool {
+				poll.Until(h.t, h.ctx, "the fork", func() bool {
 					in, err := h.mgr.Call(id)
 					return err == nil && in.Pipeline != nil && in.Pipeline.Frames > 10
 				})
@@ -98,10 +99,10 @@ func TestCallsThatGoWrong(t *testing.T) {
 					h.t.Errorf("cut %d websocket connections, want 1", n)
 				}
 				// The controller restarts the fork once: audio flows again.
-				waitUntil(h.ctx, h.t, "the fork to be restarted", func() bool {
+				poll.Until(h.t, h.ctx, "the fork to be restarted", func() bool {
 					return strings.Count(h.logs.String(), `msg="audio fork connected"`) == 2
 				})
-				waitUntil(h.ctx, h.t, "audio on the new fork", func() bool {
+				poll.Until(h.t, h.ctx, "audio on the new fork", func() bool {
 					in, err := h.mgr.Call(id)
 					return err == nil && in.Pipeline != nil && in.Pipeline.Frames > 10
 				})
@@ -147,7 +148,7 @@ func TestCallsThatGoWrong(t *testing.T) {
 				caller.Hangup("NORMAL_CLEARING")
 			}
 			h.noChannelsLeft()
-			waitUntil(h.ctx, t, "the call to be unregistered", func() bool {
+			poll.Until(t, h.ctx, "the call to be unregistered", func() bool {
 				_, err := h.mgr.Call(id)
 				return errors.Is(err, callflow.ErrUnknownCall)
 			})

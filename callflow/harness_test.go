@@ -18,6 +18,7 @@ import (
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/streaming"
 	"github.com/callcoach/callcoach/tts"
@@ -176,7 +177,7 @@ func (h *harness) state(want bus.CallState) (string, bus.StateData) {
 func (h *harness) channelWith(name, value string) *fakefs.Channel {
 	h.t.Helper()
 	var found *fakefs.Channel
-	waitUntil(h.ctx, h.t, "channel "+name+"="+value, func() bool {
+	poll.Until(h.t, h.ctx, "channel "+name+"="+value, func() bool {
 		for _, ch := range h.fs.Channels() {
 			if ch.Var(name) == value {
 				found = ch
@@ -188,24 +189,9 @@ func (h *harness) channelWith(name, value string) *fakefs.Channel {
 	return found
 }
 
-// waitUntil polls a condition that has no event to wait on (the fake's
-// channel table), with a deadline.
-func waitUntil(ctx context.Context, t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 func (h *harness) noChannelsLeft() {
 	h.t.Helper()
-	waitUntil(h.ctx, h.t, "every channel to end", func() bool { return len(h.fs.Channels()) == 0 })
+	poll.Until(h.t, h.ctx, "every channel to end", func() bool { return len(h.fs.Channels()) == 0 })
 }
 
 // goroutinesSettle waits until the goroutine count is back to base (what a

@@ -11,6 +11,7 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
 	"github.com/callcoach/callcoach/stt"
@@ -72,7 +73,7 @@ func BenchmarkUtteranceToCoaching(b *testing.B) {
 		voice := mixer.NewSwitchable(nil)
 		caller := h.call("5001", voice)
 		id, _ := h.state(bus.StateConnected)
-		waitUntil(h.ctx, b, "the analyzer", func() bool {
+		poll.Until(b, h.ctx, "the analyzer", func() bool {
 			in, err := h.mgr.Call(id)
 			return err == nil && in.Analysis != nil
 		})

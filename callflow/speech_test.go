@@ -15,6 +15,7 @@ import (
 	"github.com/callcoach/callcoach/coaching"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/llmcoach"
 	"github.com/callcoach/callcoach/phrases"
 	"github.com/callcoach/callcoach/policy"
@@ -33,7 +34,7 @@ func TestSpeechIsPublished(t *testing.T) {
 	h.fs.AddEndpoint("user/5001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, amplitude)})
 	caller := h.call("5001", mixer.Tone(440, amplitude))
 	id, _ := h.state(bus.StateConnected)
-	waitUntil(h.ctx, t, "both sides analysed talking", func() bool {
+	poll.Until(t, h.ctx, "both sides analysed talking", func() bool {
 		in, err := h.mgr.Call(id)
 		return err == nil && in.Analysis != nil && in.Analysis.Elapsed > time.Second &&
 			in.Analysis.Sides[0].Talking && in.Analysis.Sides[1].Talking
@@ -78,7 +79,7 @@ func TestSpeechIsPublished(t *testing.T) {
 				t.Errorf("published before CLOSED\n got %q\nwant %q", got, want)
 			}
 			h.noChannelsLeft()
-			waitUntil(h.ctx, t, "the recognisers back in the pool", func() bool { return pool.InUse() == 0 })
+			poll.Until(t, h.ctx, "the recognisers back in the pool", func() bool { return pool.InUse() == 0 })
 			return
 		}
 	}
@@ -144,7 +145,7 @@ func (h *harness) customerSaysOneThing() (*fakefs.Channel, string) {
 	voice := mixer.NewSwitchable(nil)
 	caller := h.call("5001", voice)
 	id, _ := h.state(bus.StateConnected)
-	waitUntil(h.ctx, h.t, "the analyzer", func() bool {
+	poll.Until(h.t, h.ctx, "the analyzer", func() bool {
 		in, err := h.mgr.Call(id)
 		return err == nil && in.Analysis != nil
 	})

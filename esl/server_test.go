@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callcoach/callcoach/internal/poll"
 )
 
 // dialServer connects like FreeSWITCH's socket app and answers `connect`
@@ -114,7 +115,9 @@ func TestServerShutdownWaitsForCallsThenForcesThem(t *testing.T) {
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(ctx) }()
 	// New calls are refused while shutting down.
-	waitFor(t, func() bool {
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	poll.Until(t, wctx, "new calls to be refused", func() bool {
 		nc, err := net.Dial("tcp", addr)
 		if err == nil {
 			nc.Close()
@@ -152,18 +155,5 @@ func TestConnectTimeout(t *testing.T) {
 		if _, err := br.ReadByte(); err == nil {
 			t.Fatal("server still open")
 		}
-	}
-}
-
-// waitFor polls a condition with a deadline (for state that has no event to
-// wait on, like a closed listener).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		runtime.Gosched()
 	}
 }

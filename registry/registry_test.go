@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 )
 
@@ -16,15 +17,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	poll.Until(t, ctx, what, cond)
 }
 
 func newOwner(t testing.TB, c redis.UniversalClient, id string, hb, ttl time.Duration) *Owner {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callcoach/callcoach/command"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/registry"
 )
@@ -26,7 +27,7 @@ func TestDemoLiveKeepsCallsForSupervisors(t *testing.T) {
 	}()
 
 	var calls []registry.Record
-	eventually(t, ctx, "two connected calls", func() bool {
+	poll.Until(t, ctx, "two connected calls", func() bool {
 		calls, _ = registry.Reader{Client: rs.Client()}.List(ctx)
 		n := 0
 		for _, c := range calls {

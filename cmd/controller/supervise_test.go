@@ -20,6 +20,7 @@ import (
 	"github.com/callcoach/callcoach/command"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/registry"
 )
@@ -124,20 +125,6 @@ func cli(t *testing.T, ctx context.Context, redisAddr string, args ...string) (s
 	return out.String(), errb.String(), code
 }
 
-// eventually polls cond until it holds (or the test times out).
-func eventually(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // Supervisors drive two controllers that share one Redis and one
 // FreeSWITCH through the CLI, a process per command, as a person would.
 func TestSupervisorCLIAcrossTwoControllers(t *testing.T) {
@@ -168,7 +155,7 @@ func TestSupervisorCLIAcrossTwoControllers(t *testing.T) {
 	}
 	reader := registry.Reader{Client: rdb}
 	var sales, support registry.Record
-	eventually(t, ctx, "both calls CONNECTED in the registry", func() bool {
+	poll.Until(t, ctx, "both calls CONNECTED in the registry", func() bool {
 		calls, _ := reader.List(ctx)
 		sales, support = registry.Record{}, registry.Record{}
 		for _, c := range calls {
@@ -271,7 +258,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 				t.Fatalf("%s: exit %d\n%s%s", tc.mode, code, out, errOut)
 			}
 			var m registry.Monitor
-			eventually(t, ctx, "alice in "+tc.mode+" in the registry", func() bool {
+			poll.Until(t, ctx, "alice in "+tc.mode+" in the registry", func() bool {
 				var ok bool
 				m, ok = monitor(sales, "alice")
 				return ok && m.Mode == tc.mode
@@ -312,7 +299,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 			t.Fatalf("spy: exit %d: %s", code, errOut)
 		}
 		var leg *fakefs.Channel
-		eventually(t, ctx, "bob's leg", func() bool {
+		poll.Until(t, ctx, "bob's leg", func() bool {
 			for _, ch := range fs.Channels() {
 				if ch.Var("cc_call") == support.ID && ch.Var("cc_role") == "monitor" {
 					leg = ch
@@ -321,12 +308,12 @@ printf '%s\n' "${COMPREPLY[@]}"
 			return leg != nil
 		})
 		leg.PressDigit('3')
-		eventually(t, ctx, "bob in barge after pressing 3", func() bool {
+		poll.Until(t, ctx, "bob in barge after pressing 3", func() bool {
 			m, ok := monitor(support, "bob")
 			return ok && m.Mode == "barge"
 		})
 		leg.PressDigit('1')
-		eventually(t, ctx, "bob back in spy after pressing 1", func() bool {
+		poll.Until(t, ctx, "bob back in spy after pressing 1", func() bool {
 			m, ok := monitor(support, "bob")
 			return ok && m.Mode == "spy"
 		})
@@ -336,7 +323,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		if out, errOut, code := cli(t, ctx, rs.Addr(), "leave", sales.ID[:8], "--as", "alice"); code != 0 {
 			t.Fatalf("leave: exit %d: %s%s", code, out, errOut)
 		}
-		eventually(t, ctx, "alice gone from the call", func() bool {
+		poll.Until(t, ctx, "alice gone from the call", func() bool {
 			_, ok := monitor(sales, "alice")
 			return !ok
 		})
@@ -348,7 +335,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 	t.Run("watch updates in place in a terminal", func(t *testing.T) {
 		tm := startTmux(t, ctx, rs.Addr(), "watch", sales.ID[:8])
 		header := "callcoach watch: call " + sales.ID
-		eventually(t, ctx, "the watch view", func() bool {
+		poll.Until(t, ctx, "the watch view", func() bool {
 			screen := tm.capture()
 			return strings.Contains(screen, header) && strings.Contains(screen, "caller 5550001 -> agent 1001 (group sales)") &&
 				strings.Contains(screen, "talk: agent")
@@ -356,7 +343,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		if _, errOut, code := cli(t, ctx, rs.Addr(), "coach", sales.ID[:8], "Ask for the order number", "--as", "alice"); code != 0 {
 			t.Fatalf("coach: exit %d: %s", code, errOut)
 		}
-		eventually(t, ctx, "the coaching line on the watch view", func() bool {
+		poll.Until(t, ctx, "the coaching line on the watch view", func() bool {
 			return strings.Contains(tm.capture(), "alice -> agent: Ask for the order number")
 		})
 		screen := tm.capture()
@@ -365,25 +352,25 @@ printf '%s\n' "${COMPREPLY[@]}"
 		}
 		t.Logf("the watch view:\n%s", screen)
 		tm.keys("C-c")
-		eventually(t, ctx, "watch to quit on Ctrl-C", func() bool {
+		poll.Until(t, ctx, "watch to quit on Ctrl-C", func() bool {
 			return strings.Contains(tm.capture(), "watch exited 0")
 		})
 	})
 
 	t.Run("watch without a call shows every call, redrawn", func(t *testing.T) {
 		tm := startTmux(t, ctx, rs.Addr(), "watch")
-		eventually(t, ctx, "both calls on the overview", func() bool {
+		poll.Until(t, ctx, "both calls on the overview", func() bool {
 			screen := tm.capture()
 			return strings.Contains(screen, "2 live call(s)") && strings.Contains(screen, sales.ID[:8]) && strings.Contains(screen, support.ID[:8])
 		})
 		// The clock in the header ticks every second: wait for a redraw.
 		first := tm.capture()
-		eventually(t, ctx, "a redraw", func() bool { return tm.capture() != first })
+		poll.Until(t, ctx, "a redraw", func() bool { return tm.capture() != first })
 		if n := strings.Count(tm.capture(), "live call(s)"); n != 1 {
 			t.Fatalf("the overview was appended, not redrawn:\n%s", tm.capture())
 		}
 		tm.keys("C-c")
-		eventually(t, ctx, "watch to quit on Ctrl-C", func() bool { return strings.Contains(tm.capture(), "watch exited 0") })
+		poll.Until(t, ctx, "watch to quit on Ctrl-C", func() bool { return strings.Contains(tm.capture(), "watch exited 0") })
 	})
 
 	t.Run("unknown calls", func(t *testing.T) {
@@ -400,7 +387,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 			t.Fatal(err)
 		}
 		<-ctlB.exited
-		eventually(t, ctx, "the support call orphaned", func() bool {
+		poll.Until(t, ctx, "the support call orphaned", func() bool {
 			r, err := reader.Get(ctx, support.ID)
 			return err == nil && r.Orphaned
 		})
@@ -422,7 +409,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		if _, errOut, code := cli(t, ctx, rs.Addr(), "hangup", sales.ID[:8], "--as", "carol"); code != 0 {
 			t.Fatalf("hangup: exit %d: %s", code, errOut)
 		}
-		eventually(t, ctx, "the sales call gone from the registry", func() bool {
+		poll.Until(t, ctx, "the sales call gone from the registry", func() bool {
 			_, err := reader.Get(ctx, sales.ID)
 			return errors.Is(err, registry.ErrUnknownCall)
 		})
