@@ -18,6 +18,7 @@ import (
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/streaming"
@@ -39,31 +40,14 @@ type harness struct {
 	srv    *esl.Server
 	addr   string
 	proxy  *cutProxy
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *logbuf.Buffer
 }
 
 func newHarness(t testing.TB, cfg callflow.Config) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a benchmark runs many calls
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, logs: &syncBuffer{}}
+	h := &harness{t: t, ctx: ctx, logs: &logbuf.Buffer{}}
 	var logOut io.Writer = h.logs
 	if testing.Verbose() {
 		logOut = io.MultiWriter(h.logs, os.Stderr)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callcoach/callcoach/command"
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/registry"
@@ -20,7 +21,7 @@ func TestDemoLiveKeepsCallsForSupervisors(t *testing.T) {
 	defer cancel()
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()
-	out, errOut := &syncWriter{}, &syncWriter{}
+	out, errOut := &logbuf.Buffer{}, &logbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- demoCommand(dctx, []string{"--live", "--stt", "none", "--redis-addr", rs.Addr()}, out, errOut)

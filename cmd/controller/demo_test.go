@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/redistest"
 )
 
@@ -18,7 +19,7 @@ func TestDemoRunsAWholeMonitoredCall(t *testing.T) {
 		t.Skip("the demo is a 45 s call")
 	}
 	r := redistest.Start(t)
-	var out, errb syncWriter
+	var out, errb logbuf.Buffer
 	if code := run([]string{"demo", "--redis-addr", r.Addr()}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}

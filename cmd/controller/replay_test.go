@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/wav"
 )
 
@@ -42,7 +43,7 @@ func toneCall(t *testing.T) string {
 func TestReplayCommand(t *testing.T) {
 	path := toneCall(t)
 
-	var out, errb syncWriter
+	var out, errb logbuf.Buffer
 	if code := run([]string{"replay", "--stt", "none", path}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -53,7 +54,7 @@ func TestReplayCommand(t *testing.T) {
 		}
 	}
 
-	out, errb = syncWriter{}, syncWriter{}
+	out, errb = logbuf.Buffer{}, logbuf.Buffer{}
 	if code := run([]string{"replay", "--json", "--stt", "none", path}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -82,7 +83,7 @@ func TestReplayCommand(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"replay"}, {"replay", "--stt", "whisper", path}, {"replay", filepath.Join(t.TempDir(), "missing.wav")}} {
-		out, errb = syncWriter{}, syncWriter{}
+		out, errb = logbuf.Buffer{}, logbuf.Buffer{}
 		if code := run(args, &out, &errb); code == 0 {
 			t.Errorf("%v: exit 0", args)
 		}

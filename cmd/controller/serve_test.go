@@ -16,6 +16,7 @@ import (
 	"github.com/callcoach/callcoach/callflow"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/registry"
 	"github.com/callcoach/callcoach/supervision"
@@ -115,7 +116,7 @@ func TestServeUsesTheCoachingPolicy(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	logs := &syncWriter{}
+	logs := &logbuf.Buffer{}
 	a, err := start(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/callcoach/callcoach/command"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/callcoach/callcoach/internal/poll"
 	"github.com/callcoach/callcoach/internal/redistest"
 	"github.com/callcoach/callcoach/registry"
@@ -50,7 +51,7 @@ type controllerProc struct {
 	id      string
 	cmd     *exec.Cmd
 	eslAddr string
-	log     *syncWriter
+	log     *logbuf.Buffer
 	exited  chan struct{}
 }
 
@@ -69,7 +70,7 @@ func startController(t *testing.T, ctx context.Context, id, eslAddr, redisAddr, 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &controllerProc{id: id, cmd: cmd, log: &syncWriter{}, exited: make(chan struct{})}
+	p := &controllerProc{id: id, cmd: cmd, log: &logbuf.Buffer{}, exited: make(chan struct{})}
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

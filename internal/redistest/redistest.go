@@ -6,7 +6,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/callcoach/callcoach/internal/logbuf"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
@@ -39,9 +40,9 @@ type Server struct {
 
 type process struct {
 	cmd    *exec.Cmd
-	exited chan struct{} // closed once Wait returned
-	err    error         // Wait's result, valid after exited
-	log    *syncBuffer   // redis' stdout+stderr (its log)
+	exited chan struct{}  // closed once Wait returned
+	err    error          // Wait's result, valid after exited
+	log    *logbuf.Buffer // redis' stdout+stderr (its log)
 }
 
 // Start starts redis-server without persistence in a temporary directory on a
@@ -158,7 +159,7 @@ func (s *Server) start() error {
 		"--databases", "1",
 	)
 	cmd.Dir = s.dir
-	log := &syncBuffer{}
+	log := &logbuf.Buffer{}
 	cmd.Stdout = log
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
@@ -252,22 +253,4 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer lets redis' output be read while the process still writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
