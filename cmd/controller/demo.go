@@ -20,6 +20,7 @@ import (
 	"github.com/callcoach/callcoach/conference"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/pace"
 	"github.com/callcoach/callcoach/stt/pocketsphinx"
 	"github.com/callcoach/callcoach/tts"
 )
@@ -206,7 +207,7 @@ func (d *demo) run() error {
 	ctx, cancel := context.WithTimeout(d.ctx, demoStep)
 	defer cancel()
 	for len(d.fake.Channels()) > 0 {
-		if err := pause(ctx, 20*time.Millisecond); err != nil {
+		if err := pace.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("channels still up after the call closed: %w", err)
 		}
 	}
@@ -254,7 +255,7 @@ func (d *demo) customerTalksOver() error {
 	if err != nil {
 		return err
 	}
-	if err := pause(d.ctx, 1200*time.Millisecond); err != nil {
+	if err := pace.Sleep(d.ctx, 1200*time.Millisecond); err != nil {
 		return err
 	}
 	if _, err := d.speak(d.customer, "customer", "I already gave all of that twice! This is the third time I am calling about this, and nobody ever calls me back, I want it fixed today!"); err != nil {
@@ -351,7 +352,7 @@ func (d *demo) channel(role string) (*fakefs.Channel, error) {
 				return ch, nil
 			}
 		}
-		if err := pause(ctx, 10*time.Millisecond); err != nil {
+		if err := pace.Sleep(ctx, 10*time.Millisecond); err != nil {
 			return nil, fmt.Errorf("no %s leg: %w", role, err)
 		}
 	}
@@ -529,18 +530,6 @@ func waitFor(ctx context.Context, done <-chan struct{}, what string) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-	}
-}
-
-// pause lets the scripted conversation breathe; it is pacing, not synchronisation.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/pace"
 	"github.com/callcoach/callcoach/tts"
 )
 
@@ -144,7 +145,7 @@ func converse(ctx context.Context, voices *tts.Cached, caller *fakefs.Channel, a
 		case <-ctx.Done():
 			return nil
 		}
-		if err := pause(ctx, 1500*time.Millisecond); err != nil {
+		if err := pace.Sleep(ctx, 1500*time.Millisecond); err != nil {
 			return nil
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/callcoach/callcoach/esl"
 	"github.com/callcoach/callcoach/fakefs"
 	"github.com/callcoach/callcoach/fakefs/mixer"
+	"github.com/callcoach/callcoach/internal/pace"
 )
 
 // Options of one load run.
@@ -210,12 +211,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			res.Connected = st.Connected
 			return res, fmt.Errorf("only %d of %d calls connected", st.Connected, o.Calls)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := pace.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return res, err
 		}
 	}
 	progress("%d calls connected; warming up %v", o.Calls, o.Warmup)
-	if err := sleep(ctx, o.Warmup); err != nil {
+	if err := pace.Sleep(ctx, o.Warmup); err != nil {
 		return res, err
 	}
 
@@ -229,7 +230,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		ctl.saveProfile(ctx, "profile?seconds="+strconv.Itoa(int(o.Window.Seconds())), path)
 	} else {
 		for end := t0.Add(o.Window); time.Now().Before(end); {
-			if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			if err := pace.Sleep(ctx, 250*time.Millisecond); err != nil {
 				return res, err
 			}
 			if st, err := ctl.status(ctx); err == nil {
@@ -512,17 +513,6 @@ func rss(pid int) uint64 {
 		}
 	}
 	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func logLevel() string {
