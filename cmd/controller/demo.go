@@ -76,24 +76,12 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return demoLive(ctx, cfg, log, voices, stdout)
 	}
 
-	fake, err := fakefs.Start(fakefs.Options{Logger: log.With("part", "fakefs")})
+	fake, cleanup, err := simulatedSwitch(&cfg, log)
 	if err != nil {
 		return err
 	}
-	defer fake.Close()
-	mediaDir, err := os.MkdirTemp("", "callcoach-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(mediaDir)
-
-	cfg.ESLAddr = fake.ESLAddr()
-	cfg.ESLListen = "127.0.0.1:0"
-	cfg.ForkListen = "127.0.0.1:0"
-	cfg.ForkURL = ""
-	cfg.MediaDir = mediaDir
+	defer cleanup()
 	cfg.Greeting = "Thank you for calling Acme. Please hold while I connect you to an agent."
-	cfg.ShutdownGrace = 5 * time.Second
 
 	tl := &timeline{w: stdout, start: time.Now()}
 	seen := newDemoEvents()
@@ -120,6 +108,25 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprint(stdout, demoEpilogue)
 	return nil
+}
+
+// simulatedSwitch starts the fake FreeSWITCH and points cfg at it: its
+// event socket, loopback listeners, a temporary media directory (cleanup
+// removes it and stops the fake) and a short shutdown grace.
+func simulatedSwitch(cfg *config, log *slog.Logger) (*fakefs.FS, func(), error) {
+	fake, err := fakefs.Start(fakefs.Options{Logger: log.With("part", "fakefs")})
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "callcoach-demo-")
+	if err != nil {
+		fake.Close()
+		return nil, nil, err
+	}
+	cfg.ESLAddr, cfg.ESLListen, cfg.ForkListen, cfg.ForkURL = fake.ESLAddr(), "127.0.0.1:0", "127.0.0.1:0", ""
+	cfg.MediaDir = dir
+	cfg.ShutdownGrace = 5 * time.Second
+	return fake, func() { fake.Close(); os.RemoveAll(dir) }, nil
 }
 
 // demoRedis keeps cfg.RedisAddr when a Redis answers there, else clears it

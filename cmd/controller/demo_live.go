@@ -53,28 +53,20 @@ func demoLive(ctx context.Context, cfg config, log *slog.Logger, voices *tts.Cac
 	if cfg.RedisAddr == "" {
 		return fmt.Errorf("%w: demo --live needs Redis (the supervisor commands find calls there); start redis-server or give --redis-addr", errUsage)
 	}
-	fake, err := fakefs.Start(fakefs.Options{Logger: log.With("part", "fakefs")})
+	fake, cleanup, err := simulatedSwitch(&cfg, log)
 	if err != nil {
 		return err
 	}
-	defer fake.Close()
-	dir, err := os.MkdirTemp("", "callcoach-live-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 	me := whoami()
 	if me == "" {
 		me = "supervisor"
 	}
-	cfg.Supervisors = filepath.Join(dir, "supervisors.yaml")
+	cfg.Supervisors = filepath.Join(cfg.MediaDir, "supervisors.yaml")
 	if err := os.WriteFile(cfg.Supervisors, []byte(fmt.Sprintf(liveSupervisorsYAML, me)), 0o644); err != nil {
 		return err
 	}
-	cfg.ESLAddr, cfg.ESLListen, cfg.ForkListen, cfg.ForkURL = fake.ESLAddr(), "127.0.0.1:0", "127.0.0.1:0", ""
-	cfg.MediaDir = dir
 	cfg.Greeting = ""
-	cfg.ShutdownGrace = 5 * time.Second
 	cfg.ControllerID = "demo"
 	app, err := start(ctx, cfg, log, nil)
 	if err != nil {
