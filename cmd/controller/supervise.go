@@ -236,12 +236,7 @@ func listCalls(ctx context.Context, rdb *redis.Client, f cliFlags, stdout io.Wri
 		return fmt.Errorf("%w: %w", command.ErrRedis, err)
 	}
 	if f.json {
-		if calls == nil {
-			calls = []registry.Record{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(calls)
+		return writeJSONList(stdout, calls)
 	}
 	if len(calls) == 0 {
 		fmt.Fprintln(stdout, "no live calls")
@@ -265,7 +260,7 @@ func writeCalls(w io.Writer, calls []registry.Record, now time.Time) {
 		}
 		cust, agent, talk := "-", "-", "-"
 		if c.Live != nil {
-			cust, agent = mood(c.Live.Sentiment["customer"], c.Live.Sentiment != nil), mood(c.Live.Sentiment["agent"], c.Live.Sentiment != nil)
+			cust, agent = mood(c.Live.Sentiment["customer"]), mood(c.Live.Sentiment["agent"])
 			talk = fmt.Sprintf("%.0f%%", 100*c.Live.AgentTalkShare)
 		}
 		var mons []string
@@ -294,12 +289,23 @@ func writeCalls(w io.Writer, calls []registry.Record, now time.Time) {
 	}
 }
 
-func mood(m registry.Mood, known bool) string {
-	if !known || m.Direction == "" {
+// mood shows a side's sentiment trend; "-" when nothing was transcribed.
+func mood(m registry.Mood) string {
+	if m.Direction == "" {
 		return "-"
 	}
-	arrow := map[string]string{"rising": "rising", "falling": "falling", "steady": "steady"}[m.Direction]
-	return fmt.Sprintf("%+.2f %s", m.Value, arrow)
+	return fmt.Sprintf("%+.2f %s", m.Value, m.Direction)
+}
+
+// writeJSONList prints a listing as an indented JSON array; none is [],
+// not null, for scripts.
+func writeJSONList[T any](w io.Writer, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(list)
 }
 
 func dash(s string) string {
@@ -326,12 +332,7 @@ func auditCommand(ctx context.Context, rdb *redis.Client, f cliFlags, stdout io.
 		return fmt.Errorf("%w: %w", command.ErrRedis, err)
 	}
 	if f.json {
-		if entries == nil {
-			entries = []audit.Entry{}
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+		return writeJSONList(stdout, entries)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tSUPERVISOR\tCALL\tAGENT\tACTION\tMODE\tSINCE\tUNTIL\tVIA\tDETAIL")
