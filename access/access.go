@@ -95,10 +95,8 @@ func (d *Directory) Supervisor(name string) (Supervisor, error) {
 	if d == nil {
 		return Supervisor{}, fmt.Errorf("%w: %q: this controller has no supervisors file (--supervisors)", ErrUnknownSupervisor, name)
 	}
-	{
-		if s, ok := d.Supervisors[name]; ok {
-			return s, nil
-		}
+	if s, ok := d.Supervisors[name]; ok {
+		return s, nil
 	}
 	return Supervisor{}, fmt.Errorf("%w: %q is not in the supervisors file", ErrUnknownSupervisor, name)
 }
