@@ -49,11 +49,8 @@ type Call struct {
 	state     bus.CallState
 	conf      *conference.Conference
 	agentUUID string
-	monitors  map[string]int // channel uuid → member id, supervisors
-	names     map[int]string // member id → supervisor's name
-	modeSince map[int]time.Time
-	digits    map[int]*esl.Subscription // member id → the supervisor leg's DTMF
-	digitsWG  sync.WaitGroup
+	monitors  map[int]*monitor // member id → a supervisor on the call
+	digitsWG  sync.WaitGroup   // the monitors' DTMF watchers
 	started   time.Time
 	released  bool // closed by letting go: the call goes on in FreeSWITCH
 	// notifyMu orders the observer's snapshots; endNotified: CallEnded sent.
@@ -97,10 +94,7 @@ func newCall(m *Manager, sock *esl.Call) *Call {
 		ended:     make(chan struct{}),
 		forkEv:    make(chan esl.AudioForkEvent, 16),
 		state:     bus.StatePending,
-		monitors:  make(map[string]int),
-		names:     make(map[int]string),
-		modeSince: make(map[int]time.Time),
-		digits:    make(map[int]*esl.Subscription),
+		monitors:  make(map[int]*monitor),
 		started:   time.Now().UTC(),
 		llmLines:  make(chan string, 1),
 	}
@@ -117,8 +111,8 @@ func (c *Call) Info() Info {
 		in.Members = c.conf.Members()
 		in.CoachMode = c.conf.CoachMode()
 		for _, mb := range in.Members {
-			if name, ok := c.names[mb.ID]; ok {
-				in.Monitors = append(in.Monitors, MonitorInfo{Name: name, MemberID: mb.ID, ChannelUUID: mb.ChannelUUID, Mode: mb.Mode, Since: c.modeSince[mb.ID]})
+			if m, ok := c.monitors[mb.ID]; ok {
+				in.Monitors = append(in.Monitors, MonitorInfo{Name: m.name, MemberID: mb.ID, ChannelUUID: mb.ChannelUUID, Mode: mb.Mode, Since: m.since})
 			}
 		}
 	}
@@ -212,9 +206,8 @@ func (c *Call) run(ctx context.Context) {
 	close(c.ended)
 	c.confEv.Close()
 	c.mu.Lock()
-	for id, sub := range c.digits {
-		sub.Close()
-		delete(c.digits, id)
+	for _, m := range c.monitors {
+		m.digits.Close()
 	}
 	c.mu.Unlock()
 	c.digitsWG.Wait()
@@ -561,7 +554,7 @@ func (c *Call) leftConference(join *esl.Execution) string {
 func (c *Call) conferenceEvent(ev *esl.Event) string {
 	ce, _ := ev.Conference()
 	c.mu.Lock()
-	conf, agent := c.conf, c.agentUUID
+	agent := c.agentUUID
 	c.mu.Unlock()
 	switch ce.Action {
 	case "del-member":
@@ -579,15 +572,7 @@ func (c *Call) conferenceEvent(ev *esl.Event) string {
 			}
 			return "agent left the conference"
 		}
-		if conf != nil {
-			conf.Leave(ce.MemberID)
-		}
-		c.mu.Lock()
-		_, monitor := c.monitors[ce.ChannelUUID]
-		c.mu.Unlock()
-		if monitor {
-			c.forgetMonitor(ce.ChannelUUID, ce.MemberID)
-		}
+		c.forgetMember(ce.MemberID)
 	case "conference-destroy":
 		return "conference ended"
 	case "play-file-member-done", "play-file-done":

@@ -268,10 +268,8 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 		return id, ErrNotConnected
 	default:
 	}
-	c.monitors[leg] = id
-	c.names[id] = name
-	c.modeSince[id] = time.Now().UTC()
-	c.digits[id] = digits
+	m := &monitor{leg: leg, name: name, since: time.Now().UTC(), digits: digits}
+	c.monitors[id] = m
 	c.digitsWG.Add(1)
 	c.mu.Unlock()
 	go c.watchDigits(digits, id)
@@ -282,7 +280,7 @@ func (c *Call) addMonitor(ctx context.Context, name, dial string, mode conferenc
 			return id, err
 		}
 		c.mu.Lock()
-		c.modeSince[id] = time.Now().UTC()
+		m.since = time.Now().UTC()
 		c.mu.Unlock()
 	}
 	c.publishMode(name, id, mode)
@@ -314,46 +312,45 @@ func (c *Call) watchDigits(sub *esl.Subscription, member int) {
 // then takes them off the call.
 func (c *Call) removeMonitor(ctx context.Context, memberID int) error {
 	c.mu.Lock()
-	leg := ""
-	for uuid, id := range c.monitors {
-		if id == memberID {
-			leg = uuid
-		}
-	}
+	m, ok := c.monitors[memberID]
 	c.mu.Unlock()
-	if leg == "" {
+	if !ok {
 		return fmt.Errorf("%w: member %d", conference.ErrNotMonitor, memberID)
 	}
-	_, err := c.m.deps.Switch.API(ctx, "uuid_kill "+leg+" NORMAL_CLEARING")
+	_, err := c.m.deps.Switch.API(ctx, "uuid_kill "+m.leg+" NORMAL_CLEARING")
 	switch {
 	case err == nil:
 		return nil // its del-member takes them off the call
 	case errors.Is(err, esl.ErrNoSuchChannel):
 		// Already gone, and its del-member came before we knew the leg.
-		c.forgetMonitor(leg, memberID)
+		c.forgetMember(memberID)
 		return nil
 	}
 	return fmt.Errorf("callflow: hanging up supervisor leg: %w", err)
 }
 
-// forgetMonitor takes a supervisor off the call's books.
-func (c *Call) forgetMonitor(leg string, memberID int) {
+// monitor is a supervisor on the call.
+type monitor struct {
+	leg    string // the supervisor's channel
+	name   string
+	since  time.Time         // in the current mode since
+	digits *esl.Subscription // the leg's DTMF
+}
+
+// forgetMember takes a member that left off the conference's books, and a
+// supervisor off the call's.
+func (c *Call) forgetMember(memberID int) {
 	c.mu.Lock()
-	name, ok := c.names[memberID]
-	delete(c.monitors, leg)
-	delete(c.names, memberID)
-	delete(c.modeSince, memberID)
-	if sub := c.digits[memberID]; sub != nil {
-		sub.Close()
-		delete(c.digits, memberID)
-	}
+	m, ok := c.monitors[memberID]
+	delete(c.monitors, memberID)
 	conf := c.conf
 	c.mu.Unlock()
 	if conf != nil {
 		conf.Leave(memberID)
 	}
 	if ok {
-		c.publishMode(name, memberID, "off")
+		m.digits.Close()
+		c.publishMode(m.name, memberID, "off")
 	}
 }
 
@@ -397,13 +394,12 @@ func (c *Call) setMode(ctx context.Context, memberID int, mode conference.Mode) 
 	if err := conf.SetMode(ctx, memberID, mode); err != nil {
 		return err
 	}
+	name := "supervisor"
 	c.mu.Lock()
-	name := c.names[memberID]
-	c.modeSince[memberID] = time.Now().UTC()
-	c.mu.Unlock()
-	if name == "" {
-		name = "supervisor"
+	if m, ok := c.monitors[memberID]; ok {
+		name, m.since = m.name, time.Now().UTC()
 	}
+	c.mu.Unlock()
 	c.publishMode(name, memberID, mode)
 	return nil
 }
