@@ -33,14 +33,8 @@ func TestServeShutdownReleasesLiveCalls(t *testing.T) {
 	defer fs.Close()
 	fs.AddEndpoint("user/1001", fakefs.Party{Behaviour: fakefs.Answer, Source: mixer.Tone(880, 7000)})
 
-	cfg := defaultConfig()
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.register(fset)
 	rs := redistest.Start(t)
-	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
-		"--redis-addr", rs.Addr(), "--greeting", "", "--media-dir", t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
+	cfg := serveConfig(t, fs.ESLAddr(), "--redis-addr", rs.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, err := start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
@@ -107,13 +101,7 @@ func TestServeUsesTheCoachingPolicy(t *testing.T) {
 	if err := os.WriteFile(policyFile, []byte(`rules: [{name: both-talking, say: "Both of you are talking.", when: {after: 1s, agent_share_below: 0.9}}]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultConfig()
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.register(fset)
-	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
-		"--redis-addr", "", "--greeting", "", "--media-dir", t.TempDir(), "--coaching-policy", policyFile}); err != nil {
-		t.Fatal(err)
-	}
+	cfg := serveConfig(t, fs.ESLAddr(), "--redis-addr", "", "--coaching-policy", policyFile)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	logs := &logbuf.Buffer{}
@@ -136,4 +124,20 @@ func TestServeUsesTheCoachingPolicy(t *testing.T) {
 			t.Fatalf("the policy's rule never fired\n%s", logs.String())
 		}
 	}
+}
+
+// serveConfig is `serve`'s configuration against the fake at eslAddr:
+// loopback listeners, no greeting, a private media directory; extra flags
+// follow.
+func serveConfig(t testing.TB, eslAddr string, extra ...string) config {
+	t.Helper()
+	cfg := defaultConfig()
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.register(fset)
+	args := append([]string{"--esl-addr", eslAddr, "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
+		"--greeting", "", "--media-dir", t.TempDir()}, extra...)
+	if err := fset.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

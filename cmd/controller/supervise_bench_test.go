@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -38,13 +37,7 @@ func BenchmarkModeSwitch(b *testing.B) {
 	if err := os.WriteFile(sup, []byte(supervisorsYAML), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cfg := defaultConfig()
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.register(fset)
-	if err := fset.Parse([]string{"--esl-addr", fs.ESLAddr(), "--esl-listen", "127.0.0.1:0", "--fork-listen", "127.0.0.1:0",
-		"--redis-addr", rs.Addr(), "--supervisors", sup, "--greeting", "", "--media-dir", b.TempDir(), "--controller-id", "bench"}); err != nil {
-		b.Fatal(err)
-	}
+	cfg := serveConfig(b, fs.ESLAddr(), "--redis-addr", rs.Addr(), "--supervisors", sup, "--controller-id", "bench")
 	a, err := start(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		b.Fatal(err)
