@@ -13,18 +13,27 @@ import (
 //go:embed schema.json
 var schemaJSON []byte
 
+// schema is what the tests read of schema.json: each definition's properties.
+type schema struct {
+	Defs map[string]struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	} `json:"$defs"`
+}
+
+func readSchema(t *testing.T) schema {
+	t.Helper()
+	var s schema
+	if err := json.Unmarshal(schemaJSON, &s); err != nil {
+		t.Fatalf("schema.json: %v", err)
+	}
+	return s
+}
+
 // The schema file is the dashboards' contract: it must name every event
 // type and every field the code writes (a field added in code and not in
 // the schema fails here).
 func TestSchemaCoversTheEvents(t *testing.T) {
-	var schema struct {
-		Defs map[string]struct {
-			Properties map[string]json.RawMessage `json:"properties"`
-		} `json:"$defs"`
-	}
-	if err := json.Unmarshal(schemaJSON, &schema); err != nil {
-		t.Fatalf("schema.json: %v", err)
-	}
+	schema := readSchema(t)
 	types := string(schema.Defs["Event"].Properties["type"])
 	for _, typ := range []Type{TypeCallState, TypeCallMode, TypeCoachLine, TypeAnalytics, TypeSpeech, TypeAlert} {
 		if !strings.Contains(types, `"`+string(typ)+`"`) {
@@ -51,14 +60,7 @@ func TestSchemaCoversTheEvents(t *testing.T) {
 
 // The analytics measures too (they are the analysis package's JSON).
 func TestSchemaCoversTheMeasures(t *testing.T) {
-	var schema struct {
-		Defs map[string]struct {
-			Properties map[string]json.RawMessage `json:"properties"`
-		} `json:"$defs"`
-	}
-	if err := json.Unmarshal(schemaJSON, &schema); err != nil {
-		t.Fatal(err)
-	}
+	schema := readSchema(t)
 	var s analysis.Snapshot
 	s.Overtalk.Active = true
 	b, err := json.Marshal(s)
